@@ -1,0 +1,45 @@
+import { Reader, Writer, decodeWith } from './codec.ts'
+import { DOMAIN, sha256 } from './hash.ts'
+import { LIMITS } from './limits.ts'
+import { readTx, writeTx, type Tx } from './tx.ts'
+
+/**
+ * A batch of txs disseminated by its author (Narwhal / Quorum Store style): blocks reference
+ * batches by digest, so the leader's link never carries the tx bytes.
+ */
+export interface Batch {
+  readonly author: number
+  readonly seq: number
+  readonly txs: readonly Tx[]
+}
+
+/* Layout: u16 author | u64 seq | list<Tx> txs. digest = sha256(DOMAIN.batch || encoding). */
+
+export function writeBatch(w: Writer, b: Batch): void {
+  w.u16(b.author).u64(BigInt(b.seq)).list(b.txs, writeTx)
+}
+
+export function readBatch(r: Reader): Batch {
+  const author = r.u16('batch.author')
+  const seq = r.safeU64('batch.seq')
+  const txs = r.list('batch.txs', LIMITS.maxBatchTxs, readTx)
+  return { author, seq, txs }
+}
+
+export function encodeBatch(b: Batch): Uint8Array {
+  const w = new Writer(64 + b.txs.length * 240)
+  writeBatch(w, b)
+  return w.finish()
+}
+
+export function decodeBatch(bytes: Uint8Array): Batch {
+  return decodeWith(bytes, 'batch', readBatch)
+}
+
+export function batchDigestOfEncoding(encoded: Uint8Array): Uint8Array {
+  return sha256(DOMAIN.batch, encoded)
+}
+
+export function batchDigest(b: Batch): Uint8Array {
+  return batchDigestOfEncoding(encodeBatch(b))
+}

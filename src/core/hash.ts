@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto'
+
+export const HASH_BYTES = 32
+
+/** SHA-256 over the concatenation of the parts (no separators: callers encode lengths). */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p)
+  const d = h.digest()
+  return new Uint8Array(d.buffer, d.byteOffset, d.length)
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+/** Strict hex parsing: even length, hex digits only, optional expected byte length. */
+export function fromHex(hex: string, expectedBytes?: number): Uint8Array {
+  if (typeof hex !== 'string' || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+    throw new TypeError('not a hex string')
+  }
+  if (expectedBytes !== undefined && hex.length !== expectedBytes * 2) {
+    throw new TypeError(`expected ${expectedBytes} bytes of hex, got ${hex.length / 2}`)
+  }
+  return new Uint8Array(Buffer.from(hex, 'hex'))
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
+}
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), b)
+}
+
+/** Domain tags keep a signature over one message type from being valid for another. */
+export const DOMAIN = {
+  tx: new TextEncoder().encode('bftlab/tx/v1'),
+  block: new TextEncoder().encode('bftlab/block/v1'),
+  vote: new TextEncoder().encode('bftlab/vote/v1'),
+  timeout: new TextEncoder().encode('bftlab/timeout/v1'),
+  batch: new TextEncoder().encode('bftlab/batch/v1'),
+} as const
