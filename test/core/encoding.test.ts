@@ -1,0 +1,126 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import {
+  DecodeError, Writer, decodeTx, encodeTx, txHash, verifyTx, encodeBatch, decodeBatch, batchDigest,
+  encodeBlock, decodeBlock, verifyBlock, encodeVote, decodeVote, encodeQc, decodeQc, encodeTimeout,
+  decodeTimeout, encodeTc, decodeTc, signTimeout, signVote, verifyVote, sha256, toHex, fromHex,
+  genesisQc, type Tx,
+} from '../../src/core/index.ts'
+import { GENESIS, testBlock, testCommittee, testQc, testTc, testTx } from './fixtures.ts'
+
+const { committee, keys } = testCommittee(4)
+const alice = keys[0]!
+const bob = keys[1]!
+
+const arbTx = fc.record({
+  kind: fc.constantFrom('transfer' as const, 'compute' as const),
+  amount: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  nonce: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  fee: fc.bigInt({ min: 0n, max: 1000n }),
+  computeUnits: fc.nat({ max: 1_000_000 }),
+  accessList: fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 4 }),
+  payload: fc.uint8Array({ maxLength: 64 }),
+}).map((b) => ({ ...testTx(alice, bob.publicKey, b.nonce, b.amount), ...b, signature: new Uint8Array(64).fill(7) }))
+
+test('tx: encode → decode → encode is byte-identical', () => {
+  fc.assert(fc.property(arbTx, (tx: Tx) => {
+    const a = encodeTx(tx)
+    const b = encodeTx(decodeTx(a))
+    assert.deepEqual(b, a)
+  }), { numRuns: 300 })
+})
+
+test('tx hash: field order of the JS object and Buffer vs Uint8Array cannot change it', () => {
+  const tx = testTx(alice, bob.publicKey, 3n, 42n)
+  const reordered = {
+    signature: tx.signature, payload: tx.payload, accessList: tx.accessList, computeUnits: tx.computeUnits,
+    fee: tx.fee, nonce: tx.nonce, amount: tx.amount, to: tx.to, from: tx.from, kind: tx.kind,
+  }
+  const asBuffers = { ...tx, from: Buffer.from(tx.from), to: Buffer.from(tx.to), payload: Buffer.from(tx.payload) }
+  // A Uint8Array view into a larger buffer at an offset must hash like a fresh copy.
+  const big = new Uint8Array(100)
+  big.set(tx.from, 17)
+  const asView = { ...tx, from: big.subarray(17, 49) }
+  assert.deepEqual(txHash(reordered), txHash(tx))
+  assert.deepEqual(txHash(asBuffers), txHash(tx))
+  assert.deepEqual(txHash(asView), txHash(tx))
+  assert.deepEqual(encodeTx(asBuffers), encodeTx(tx))
+})
+
+test('tx signature: valid for the sender, invalid after any change or with another key', () => {
+  const tx = testTx(alice, bob.publicKey, 0n)
+  assert.equal(verifyTx(tx), true)
+  assert.equal(verifyTx({ ...tx, amount: tx.amount + 1n }), false)
+  assert.equal(verifyTx({ ...tx, from: bob.publicKey }), false)
+  const sig = new Uint8Array(tx.signature)
+  sig[5] = sig[5]! ^ 1
+  assert.equal(verifyTx({ ...tx, signature: sig }), false)
+})
+
+test('tx signature: non-canonical S (S + L) is rejected (no malleability)', () => {
+  const tx = testTx(alice, bob.publicKey, 0n)
+  const L = (1n << 252n) + 27742317777372353535851937790883648493n
+  const s = tx.signature.slice(32)
+  let sVal = 0n
+  for (let i = 31; i >= 0; i--) sVal = (sVal << 8n) | BigInt(s[i]!)
+  let malleated = sVal + L
+  const sig = new Uint8Array(tx.signature)
+  for (let i = 0; i < 32; i++) { sig[32 + i] = Number(malleated & 0xffn); malleated >>= 8n }
+  assert.equal(verifyTx({ ...tx, signature: sig }), false)
+})
+
+test('batch and block round-trip byte-identically; digests are stable', () => {
+  const txs = [testTx(alice, bob.publicKey, 0n), testTx(bob, alice.publicKey, 0n)]
+  const batch = { author: 2, seq: 9, txs }
+  const enc = encodeBatch(batch)
+  assert.deepEqual(encodeBatch(decodeBatch(enc)), enc)
+  assert.deepEqual(batchDigest(decodeBatch(enc)), batchDigest(batch))
+  const block = testBlock(keys, 1, txs)
+  const bEnc = encodeBlock(block)
+  const decoded = decodeBlock(bEnc)
+  assert.deepEqual(encodeBlock(decoded), bEnc)
+  assert.deepEqual(decoded.id, block.id)
+  verifyBlock(decoded, committee, GENESIS.id)
+})
+
+test('vote, QC, timeout and TC round-trip byte-identically', () => {
+  const vote = signVote(GENESIS.id, 5, 2, keys[2]!.secretKey)
+  assert.deepEqual(encodeVote(decodeVote(encodeVote(vote))), encodeVote(vote))
+  verifyVote(decodeVote(encodeVote(vote)), committee)
+  const qc = testQc(keys, GENESIS.id, 5, [0, 1, 3])
+  assert.deepEqual(encodeQc(decodeQc(encodeQc(qc))), encodeQc(qc))
+  const to = signTimeout(6, qc, 1, keys[1]!.secretKey)
+  assert.deepEqual(encodeTimeout(decodeTimeout(encodeTimeout(to))), encodeTimeout(to))
+  const tc = testTc(keys, 7, [5, 5, 4])
+  assert.deepEqual(encodeTc(decodeTc(encodeTc(tc))), encodeTc(tc))
+  assert.deepEqual(genesisQc(GENESIS.id).signers, [])
+})
+
+test('decoders reject truncation, trailing bytes and garbage with DecodeError only', () => {
+  const enc = encodeTx(testTx(alice, bob.publicKey, 0n))
+  assert.throws(() => decodeTx(enc.subarray(0, enc.length - 1)), DecodeError)
+  assert.throws(() => decodeTx(new Uint8Array([...enc, 0])), /trailing/)
+  const block = encodeBlock(testBlock(keys, 1))
+  const decoders = [decodeTx, decodeBatch, decodeBlock, decodeVote, decodeQc, decodeTimeout, decodeTc]
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), fc.nat({ max: block.length }), (junk, cut) => {
+    for (const decode of decoders) {
+      for (const input of [junk, block.subarray(0, cut), Buffer.concat([block.subarray(0, cut), junk])]) {
+        try { decode(input) } catch (e) { assert.ok(e instanceof DecodeError, `${decode.name}: ${(e as Error).name}`) }
+      }
+    }
+  }), { numRuns: 500 })
+})
+
+test('decoders bound counts before allocating', () => {
+  // A batch claiming 2^32-1 txs in a 10-byte message must fail on the count, not allocate.
+  const w = new Writer().u16(0).u64(0n).u32(0xffffffff)
+  assert.throws(() => decodeBatch(w.finish()), /count 4294967295 exceeds limit/)
+})
+
+test('hex helpers are strict', () => {
+  assert.equal(toHex(sha256(new Uint8Array())), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+  assert.throws(() => fromHex('abc'), /not a hex string/)
+  assert.throws(() => fromHex('zz'), /not a hex string/)
+  assert.throws(() => fromHex('aa', 2), /expected 2 bytes/)
+})
