@@ -1,0 +1,169 @@
+import { decodeBatch, batchDigestOfEncoding, type Batch } from '../core/batch.ts'
+import { DecodeError } from '../core/codec.ts'
+import { toHex } from '../core/hash.ts'
+import { encodeTx, txHash, type Tx } from '../core/tx.ts'
+import type { TxSignatureVerifier } from './verifier.ts'
+import type { VerifiedTxs } from './verified-txs.ts'
+
+/**
+ * Batches held in memory. A block references up to a few hundred batches in practice; 4,096
+ * covers the batches of the blocks between proposal and execution many times over, so the
+ * vote → commit → execute path reads memory and the disk serves only sync and restarts.
+ */
+export const DEFAULT_CACHED_BATCHES = 4_096
+
+/** The NodeStore methods the batch store persists through. */
+export interface BatchPersistence {
+  putBatch(digest: Uint8Array, encoded: Uint8Array): Promise<void>
+  getBatch(digest: Uint8Array): Promise<Uint8Array | undefined>
+}
+
+export interface StoredBatch {
+  readonly digest: Uint8Array
+  readonly batch: Batch
+  readonly encoded: Uint8Array
+}
+
+/** A batch that must not be stored or voted on: undecodable or carrying an invalid tx. */
+export class BatchRejectedError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'BatchRejectedError'
+  }
+}
+
+/** A block's payload names a batch this node does not hold: fetch it before executing. */
+export class MissingBatchError extends Error {
+  readonly digest: Uint8Array
+  constructor(digest: Uint8Array) {
+    super(`batch ${toHex(digest)} is not available locally; fetch it from its author or a voter`)
+    this.name = 'MissingBatchError'
+    this.digest = digest
+  }
+}
+
+export interface BatchStoreOptions {
+  readonly maxCachedBatches?: number
+}
+
+export interface BatchStoreModules {
+  readonly store: BatchPersistence
+  readonly verifier: TxSignatureVerifier
+  readonly verified: VerifiedTxs
+}
+
+/**
+ * Batches by digest (DESIGN §5): an LRU in memory over the NodeStore on disk. A batch is stored
+ * only after every tx in it has a valid signature, checked once per tx (txs this node already
+ * verified — its own clients' or an earlier batch's — are not verified again), so anything
+ * `get` returns may be executed without further checks.
+ */
+export class BatchStore {
+  private readonly maxCached: number
+  private readonly modules: BatchStoreModules
+  private readonly cache = new Map<string, StoredBatch>()
+  /** Puts in progress by digest: the same batch gossiped by several peers is verified once. */
+  private readonly inFlight = new Map<string, Promise<StoredBatch>>()
+
+  constructor(opts: BatchStoreOptions, modules: BatchStoreModules) {
+    this.maxCached = opts.maxCachedBatches ?? DEFAULT_CACHED_BATCHES
+    if (!Number.isInteger(this.maxCached) || this.maxCached < 1) throw new RangeError(`maxCachedBatches must be a positive integer, got ${this.maxCached}`)
+    this.modules = modules
+  }
+
+  /**
+   * Verifies and stores a batch. `fromPeer` names the sender for error messages; omit it for
+   * batches this node packed itself. Throws BatchRejectedError for bad bytes or a bad tx.
+   */
+  put(encoded: Uint8Array, fromPeer?: string): Promise<StoredBatch> {
+    const origin = fromPeer === undefined ? 'this node' : `peer ${fromPeer}`
+    let batch: Batch
+    try {
+      batch = decodeBatch(encoded)
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err
+      return Promise.reject(new BatchRejectedError(`batch from ${origin} does not decode: ${err.message}`))
+    }
+    const digest = batchDigestOfEncoding(encoded)
+    const key = toHex(digest)
+    const running = this.inFlight.get(key)
+    if (running !== undefined) return running
+    const put = this.verifyAndStore({ digest, batch, encoded }, origin).finally(() => this.inFlight.delete(key))
+    this.inFlight.set(key, put)
+    return put
+  }
+
+  private async verifyAndStore(stored: StoredBatch, origin: string): Promise<StoredBatch> {
+    const known = await this.get(stored.digest)
+    if (known !== undefined) return known
+    const { batch } = stored
+    const { verified, verifier } = this.modules
+    const hashes = batch.txs.map(txHash)
+    const unverified = batch.txs.map((_, i) => i).filter((i) => !verified.has(hashes[i]!, batch.txs[i]!.signature))
+    const verdicts = unverified.length === 0 ? [] : await verifier.verifyTxs(unverified.map((i) => encodeTx(batch.txs[i]!)))
+    const bad = verdicts.indexOf(false)
+    if (bad !== -1) {
+      const i = unverified[bad]!
+      throw new BatchRejectedError(
+        `batch ${toHex(stored.digest)} (author ${batch.author}, seq ${batch.seq}) from ${origin}: ` +
+          `tx ${i} (${toHex(hashes[i]!)}) has an invalid signature`,
+      )
+    }
+    for (const i of unverified) verified.add(hashes[i]!, batch.txs[i]!.signature)
+    await this.modules.store.putBatch(stored.digest, stored.encoded)
+    this.remember(stored)
+    return stored
+  }
+
+  async has(digest: Uint8Array): Promise<boolean> {
+    return (await this.get(digest)) !== undefined
+  }
+
+  async get(digest: Uint8Array): Promise<StoredBatch | undefined> {
+    const key = toHex(digest)
+    const cached = this.cache.get(key)
+    if (cached !== undefined) {
+      this.remember(cached)
+      return cached
+    }
+    // getBatch checks the bytes against the digest, so what decodes here was verified on put.
+    const encoded = await this.modules.store.getBatch(digest)
+    if (encoded === undefined) return undefined
+    const stored = { digest, batch: decodeBatch(encoded), encoded }
+    this.remember(stored)
+    return stored
+  }
+
+  /** The digests (in input order) this node does not hold. */
+  async missing(digests: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    const held = await Promise.all(digests.map((d) => this.has(d)))
+    return digests.filter((_, i) => !held[i])
+  }
+
+  /** The txs of the batches, concatenated in digest order; throws MissingBatchError for the first absent one. */
+  async txsOf(digests: readonly Uint8Array[]): Promise<Tx[]> {
+    const batches = await Promise.all(digests.map((d) => this.get(d)))
+    const txs: Tx[] = []
+    batches.forEach((b, i) => {
+      if (b === undefined) throw new MissingBatchError(digests[i]!)
+      txs.push(...b.batch.txs)
+    })
+    return txs
+  }
+
+  /** Drops batches from memory (e.g. once executed); they stay on disk for peers that sync. */
+  prune(digests: readonly Uint8Array[]): void {
+    for (const d of digests) this.cache.delete(toHex(d))
+  }
+
+  get cachedCount(): number {
+    return this.cache.size
+  }
+
+  private remember(stored: StoredBatch): void {
+    const key = toHex(stored.digest)
+    this.cache.delete(key)
+    this.cache.set(key, stored)
+    if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value as string)
+  }
+}
