@@ -41,7 +41,11 @@ export type ConsensusEvent =
       readonly executedHeight: number
     }
 
-/** A message transmission. Votes and timeouts never appear here at top level (see PersistSafety). */
+/**
+ * A message transmission. Votes and timeouts never appear here at top level (see PersistSafety).
+ * `broadcast` reaches every validator except this one; when the core needs its own message back
+ * (its vote as next leader, its timeout) it uses `send` to itself, delivered as a `message` event.
+ */
 export type SendAction =
   | { readonly type: 'send'; readonly to: number; readonly message: ConsensusMessage }
   | { readonly type: 'broadcast'; readonly message: ConsensusMessage }
@@ -54,7 +58,21 @@ export type SendAction =
 export interface PersistSafety {
   readonly type: 'persistSafety'
   readonly safety: SafetyState
+  /** Stored in the same write as `safety`; the core is restarted from it (see RecoveryState). */
+  readonly recovery: RecoveryState
   readonly then: readonly SendAction[]
+}
+
+/**
+ * Liveness data persisted with the safety data. After a restart the core resumes in round
+ * max(highQc.round, lastTc.round) + 1 — the round it last signed in — and can time out there
+ * (safeToTimeout needs a QC or TC for the previous round). Without it a validator that voted
+ * in round r restarts below r, may not time out, and a whole-network restart stalls. Re-signing
+ * a timeout after a restart uses the same highQc, so the statement is identical, not a conflict.
+ */
+export interface RecoveryState {
+  readonly highQc: QuorumCert
+  readonly lastTc?: TimeoutCert
 }
 
 export type ConsensusAction =
