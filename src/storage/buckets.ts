@@ -26,7 +26,7 @@ export const Bucket = {
   meta: 0x09,
   /** 'safety' -> msgpack `SafetyState` (written with fsync before any vote or timeout leaves) */
   safety: 0x0a,
-  /** 'highQc' -> canonical `encodeQc` bytes of the highest QC seen (speeds up restart) */
+  /** 'recovery' -> canonical `RecoveryState` (high QC, last TC), written with the safety record */
   consensus: 0x0b,
 } as const
 

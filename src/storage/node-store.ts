@@ -5,7 +5,7 @@ import { decodeBlock, encodeBlock, type Block } from '../core/block.ts'
 import { HASH_BYTES, bytesEqual, fromHex, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { decodeQc, encodeQc, genesisQc, type QuorumCert } from '../core/vote.ts'
-import type { SafetyState } from '../consensus/types.ts'
+import type { RecoveryState, SafetyState } from '../consensus/types.ts'
 import { BUCKET_NAMES, Bucket, bucketKey, bucketRange, heightKey, heightOfKey, namedKey, type BucketId } from './buckets.ts'
 import { crashPoint } from './crash-point.ts'
 import { StorageCorruptionError } from './errors.ts'
@@ -14,12 +14,14 @@ import {
   decodeChainMeta,
   decodeComputeValue,
   decodeReceipts,
+  decodeRecovery,
   decodeSafety,
   decodeTxRecord,
   encodeAccount,
   encodeChainMeta,
   encodeComputeValue,
   encodeReceipts,
+  encodeRecovery,
   encodeSafety,
   encodeTxRecord,
   type AccountState,
@@ -39,7 +41,7 @@ export const INTEGRITY_DEPTH = 64
 
 const META_KEY = namedKey(Bucket.meta, 'chain')
 const SAFETY_KEY = namedKey(Bucket.safety, 'safety')
-const HIGH_QC_KEY = namedKey(Bucket.consensus, 'highQc')
+const RECOVERY_KEY = namedKey(Bucket.consensus, 'recovery')
 
 /**
  * State writes of one executed block, keyed like the execution module's WorldState:
@@ -166,9 +168,11 @@ export class NodeStore {
   /**
    * Durable (fsync) before it resolves: the caller releases a vote or timeout only afterwards,
    * so a crash can never leave a signature out in the world that the restarted node forgets.
-   * Refuses to move either round backwards (a driver bug that would allow a double vote).
+   * The recovery state (high QC, last TC) goes in the same atomic write, so the restarted core
+   * resumes in exactly the round its last signature was for. Refuses to move either safety
+   * round backwards (a driver bug that would allow a double vote).
    */
-  async saveSafety(s: SafetyState): Promise<void> {
+  async saveSafety(s: SafetyState, recovery: RecoveryState): Promise<void> {
     const last = this.lastSafety
     if (last !== undefined && (s.highestVotedRound < last.highestVotedRound || s.highestQcRound < last.highestQcRound)) {
       throw new Error(
@@ -177,7 +181,13 @@ export class NodeStore {
       )
     }
     crashPoint('safety:before-write')
-    await this.db.put(SAFETY_KEY, encodeSafety(s), { sync: true })
+    await this.db.batch(
+      [
+        { type: 'put', key: SAFETY_KEY, value: encodeSafety(s) },
+        { type: 'put', key: RECOVERY_KEY, value: encodeRecovery(recovery) },
+      ],
+      { sync: true },
+    )
     crashPoint('safety:after-write')
     this.lastSafety = s
   }
@@ -187,14 +197,9 @@ export class NodeStore {
     return bytes === undefined ? undefined : this.decode('safety state', bytes, decodeSafety)
   }
 
-  /** Not fsynced: a lost high QC is re-learned from peers, it only shortens recovery. */
-  async saveHighQc(qc: QuorumCert): Promise<void> {
-    await this.db.put(HIGH_QC_KEY, encodeQc(qc))
-  }
-
-  async loadHighQc(): Promise<QuorumCert | undefined> {
-    const bytes = await this.read(HIGH_QC_KEY, 'high QC')
-    return bytes === undefined ? undefined : this.decode('high QC', bytes, decodeQc)
+  async loadRecovery(): Promise<RecoveryState | undefined> {
+    const bytes = await this.read(RECOVERY_KEY, 'recovery state')
+    return bytes === undefined ? undefined : this.decode('recovery state', bytes, decodeRecovery)
   }
 
   // --- blocks -------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 import { Packr } from 'msgpackr'
 import { HASH_BYTES } from '../core/hash.ts'
-import type { SafetyState } from '../consensus/types.ts'
+import { Writer, decodeWith } from '../core/codec.ts'
+import { readTc, writeTc } from '../core/timeout.ts'
+import { readQc, writeQc } from '../core/vote.ts'
+import type { RecoveryState, SafetyState } from '../consensus/types.ts'
 
 /**
  * msgpack encodings of the stored records that are not consensus objects (those are stored as
@@ -197,4 +200,20 @@ export function decodeSafety(bytes: Uint8Array): SafetyState {
     highestVotedRound: countField(o, 'highestVotedRound', 'safety'),
     highestQcRound: countField(o, 'highestQcRound', 'safety'),
   }
+}
+
+/* Recovery record: canonical QC highQc | option<TC> lastTc (consensus objects keep their own encoding). */
+export function encodeRecovery(r: RecoveryState): Uint8Array {
+  const w = new Writer(512)
+  writeQc(w, r.highQc)
+  w.option(r.lastTc, writeTc)
+  return w.finish()
+}
+
+export function decodeRecovery(bytes: Uint8Array): RecoveryState {
+  return decodeWith(bytes, 'recovery', (r) => {
+    const highQc = readQc(r)
+    const lastTc = r.option('recovery.lastTc', readTc)
+    return lastTc === undefined ? { highQc } : { highQc, lastTc }
+  })
 }

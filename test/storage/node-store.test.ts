@@ -13,7 +13,10 @@ import { Bucket, bucketKey, heightKey, namedKey } from '../../src/storage/bucket
 import { CRASH_ENV } from '../../src/storage/crash-point.ts'
 import { StorageCorruptionError } from '../../src/storage/errors.ts'
 import { NodeStore } from '../../src/storage/node-store.ts'
+import { genesisQc } from '../../src/core/vote.ts'
 import { ACCOUNTS, childOf, commitInputFor, genesis } from './fixtures/chain.ts'
+
+const RECOVERY = { highQc: genesisQc(genesis().block.id) }
 
 const CHILD = fileURLToPath(new URL('./fixtures/commit-child.ts', import.meta.url))
 
@@ -69,7 +72,7 @@ test('blocks, proofs, receipts, tx index, accounts and batches round-trip and su
   await store.putBlock(orphan)
   const batch = { author: 1, seq: 7, txs: [] }
   await store.putBatch(batchDigest(batch), encodeBatch(batch))
-  await store.saveHighQc({ blockId: blocks[3]!.id, round: 3, signers: [0, 1, 2], signatures: [new Uint8Array(64), new Uint8Array(64), new Uint8Array(64)] })
+  await store.saveSafety({ highestVotedRound: 4, highestQcRound: 3 }, { highQc: { blockId: blocks[3]!.id, round: 3, signers: [0, 1, 2], signatures: [new Uint8Array(64), new Uint8Array(64), new Uint8Array(64)] } })
   await store.close()
 
   const reopened = await NodeStore.open(dir)
@@ -100,7 +103,8 @@ test('blocks, proofs, receipts, tx index, accounts and batches round-trip and su
   )
   assert.deepEqual(await reopened.getBatch(batchDigest(batch)), encodeBatch(batch))
   assert.equal(await reopened.getBatch(sha256(Uint8Array.of(2))), undefined)
-  assert.deepEqual((await reopened.loadHighQc())?.signers, [0, 1, 2])
+  assert.deepEqual((await reopened.loadRecovery())?.highQc.signers, [0, 1, 2])
+  assert.equal((await reopened.loadRecovery())?.lastTc, undefined)
   await reopened.close()
 })
 
@@ -153,13 +157,13 @@ test('concurrent commitBlock calls apply in call order', async (t) => {
 test('safety state survives reopen and never moves backwards', async (t) => {
   const dir = tempDir(t)
   const { store } = await chainOf(dir, 0)
-  await store.saveSafety({ highestVotedRound: 7, highestQcRound: 6 })
+  await store.saveSafety({ highestVotedRound: 7, highestQcRound: 6 }, RECOVERY)
   await store.close()
   const reopened = await NodeStore.open(dir)
   assert.deepEqual(await reopened.loadSafety(), { highestVotedRound: 7, highestQcRound: 6 })
-  await assert.rejects(reopened.saveSafety({ highestVotedRound: 6, highestQcRound: 6 }), /safety regression refused/)
-  await assert.rejects(reopened.saveSafety({ highestVotedRound: 8, highestQcRound: 5 }), /safety regression refused/)
-  await reopened.saveSafety({ highestVotedRound: 8, highestQcRound: 7 })
+  await assert.rejects(reopened.saveSafety({ highestVotedRound: 6, highestQcRound: 6 }, RECOVERY), /safety regression refused/)
+  await assert.rejects(reopened.saveSafety({ highestVotedRound: 8, highestQcRound: 5 }, RECOVERY), /safety regression refused/)
+  await reopened.saveSafety({ highestVotedRound: 8, highestQcRound: 7 }, RECOVERY)
   assert.deepEqual(await reopened.loadSafety(), { highestVotedRound: 8, highestQcRound: 7 })
   await reopened.close()
 })
@@ -257,7 +261,7 @@ test('a missing commit proof and broken chain links are reported', async (t) => 
 test('a corrupted safety record is reported at open', async (t) => {
   const dir = tempDir(t)
   const { store } = await chainOf(dir, 0)
-  await store.saveSafety({ highestVotedRound: 3, highestQcRound: 2 })
+  await store.saveSafety({ highestVotedRound: 3, highestQcRound: 2 }, RECOVERY)
   await store.close()
   await rawDb(dir, (db) => db.put(namedKey(Bucket.safety, 'safety'), Uint8Array.of(0xc1)))
   await assertCorrupt(dir, /safety state does not decode/)
