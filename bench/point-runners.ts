@@ -1,0 +1,135 @@
+import { appendFile } from 'node:fs/promises'
+import { DEFAULT_ACCOUNTS } from '../src/cli/commands/init.ts'
+import { defaultSimConfig, type SimConfig } from '../src/sim/config.ts'
+import { parseLatency, type LatencyModel } from '../src/sim/latency.ts'
+import { simulate } from '../src/sim/simulation.ts'
+import type { RunEnvironment } from '../src/testnet/environment.ts'
+import { runTestnet } from '../src/testnet/testnet.ts'
+import type { Experiment, LinkProfile, PointSpec } from './experiment.ts'
+import type { PointResult } from './point.ts'
+import type { RunPoint } from './runner.ts'
+
+/**
+ * The two real point runners behind `bftlab bench`: local validator processes (src/testnet)
+ * and the deterministic simulator (src/sim). Each maps a PointSpec onto its module's own
+ * configuration and refuses, by field name, the knobs that module cannot honour yet — a sweep
+ * that silently ignored `faults.crashed` would report a fault-free number as a faulty one.
+ */
+
+export class UnsupportedPointError extends Error {
+  constructor(runner: string, fields: readonly string[]) {
+    super(`the ${runner} runner cannot apply ${fields.join(', ')} yet; remove them from the experiment rather than measure something other than what it asks for`)
+    this.name = 'UnsupportedPointError'
+  }
+}
+
+const isDefaultLink = (l: LinkProfile): boolean => l.delayMs === 0 && l.jitterMs === 0 && l.lossRate === 0
+
+/** Experiment fields `runTestnet` does not take yet (each is a non-default value in the spec). */
+function testnetUnsupported(spec: PointSpec): string[] {
+  const fields: string[] = []
+  if (spec.batchSize !== undefined) fields.push('batchSize')
+  if (spec.maxBatchDelayMs !== undefined) fields.push('maxBatchDelayMs')
+  if (spec.executorWorkers !== undefined) fields.push('executorWorkers')
+  if (spec.tx.kind !== 'transfer') fields.push('tx.kind')
+  if (!isDefaultLink(spec.network) || spec.network.links.length > 0) fields.push('network')
+  if (spec.crashed > 0) fields.push('faults.crashed')
+  if (spec.restarts.length > 0) fields.push('faults.restarts')
+  return fields
+}
+
+/**
+ * Runs one point as a local testnet. Its per-second table and node diagnostics go to `logPath`
+ * (kept in the output folder), so the sweep's progress line stays readable.
+ */
+export function testnetPointRunner(logPath: string, signal: AbortSignal): RunPoint {
+  return async (spec) => {
+    const unsupported = testnetUnsupported(spec)
+    if (unsupported.length > 0) throw new UnsupportedPointError('testnet', unsupported)
+    await appendFile(logPath, `\n=== n=${spec.validators} ${spec.payloadMode} ${spec.offeredTps} tx/s seed ${spec.seed}\n`)
+    const lines: string[] = []
+    try {
+      const doc = await runTestnet(
+        {
+          validators: spec.validators,
+          // runTestnet's duration includes its warm-up; the experiment's is the measured window.
+          durationS: spec.warmupS + spec.durationS,
+          warmupS: spec.warmupS,
+          rate: spec.offeredTps,
+          accounts: DEFAULT_ACCOUNTS,
+          payload: spec.payloadMode,
+          keep: false,
+          logLevel: 'warn',
+        },
+        { out: (line) => lines.push(line), signal },
+      )
+      return doc.points[0]
+    } finally {
+      await appendFile(logPath, lines.join('\n') + '\n')
+    }
+  }
+}
+
+/** The simulator's view of an emulated link: delay + uniform(0, jitter), as the node's fault table draws it. */
+export function linkLatency(l: LinkProfile): LatencyModel {
+  return l.jitterMs === 0 ? { kind: 'fixed', ms: l.delayMs } : { kind: 'uniform', minMs: l.delayMs, maxMs: l.delayMs + l.jitterMs }
+}
+
+/**
+ * Simulator configuration of one point. Counts the testnet also runs use the experiment's own
+ * network profile (so the overlay compares like with like); the larger ones use `sim.latency`.
+ * Verification cost is calibrated to this machine's measured verify rate.
+ */
+export function simConfigFor(spec: PointSpec, experiment: Experiment, env: RunEnvironment): SimConfig {
+  const base = defaultSimConfig(spec.validators, spec.seed)
+  const sameAsTestnet = experiment.validators.includes(spec.validators)
+  const n = spec.validators
+  return {
+    ...base,
+    durationMs: (spec.warmupS + spec.durationS) * 1_000,
+    network: {
+      ...base.network,
+      latency: sameAsTestnet ? linkLatency(spec.network) : parseLatency(experiment.sim.latency),
+      linkLatency: sameAsTestnet ? spec.network.links.map((l) => ({ from: l.from, to: l.to, latency: linkLatency(l) })) : [],
+      dropProbability: spec.network.lossRate,
+    },
+    cpu: { ...base.cpu, verifyUs: 1e6 / env.verifiesPerSec },
+    load: { ...base.load, offeredTps: spec.offeredTps, ...(spec.batchSize !== undefined ? { batchSize: spec.batchSize } : {}) },
+    crashes: [
+      ...Array.from({ length: spec.crashed }, (_, i) => ({ validator: n - spec.crashed + i, atMs: 0 })),
+      ...spec.restarts.map((r) => ({ validator: r.validator, atMs: r.atS * 1_000, recoverAtMs: (r.atS + r.downS) * 1_000 })),
+    ],
+  }
+}
+
+/** The simulator models batch dissemination only (blocks carry digests; DESIGN §5 Quorum Store). */
+export const SIM_PAYLOAD_MODES = ['batches'] as const
+
+export function simPointRunner(experiment: Experiment, env: RunEnvironment): RunPoint {
+  return async (spec): Promise<PointResult> => {
+    if (!(SIM_PAYLOAD_MODES as readonly string[]).includes(spec.payloadMode)) throw new UnsupportedPointError('simulator', [`payloadModes (${spec.payloadMode})`])
+    const unsupported = [spec.executorWorkers !== undefined ? 'executorWorkers' : '', spec.tx.kind !== 'transfer' ? 'tx.kind' : ''].filter((f) => f !== '')
+    if (unsupported.length > 0) throw new UnsupportedPointError('simulator', unsupported)
+    const { stats, safetyViolations } = simulate(simConfigFor(spec, experiment, env))
+    const virtualS = stats.virtualMs / 1_000
+    return {
+      validators: spec.validators,
+      offeredTps: spec.offeredTps,
+      // The simulated load is admitted in full: there is no API to refuse it.
+      achievedSubmitTps: spec.offeredTps,
+      consensusTps: stats.consensusTps,
+      e2eTps: virtualS > 0 ? stats.committedTxs / virtualS : 0,
+      latencyMs: stats.txLatencyMs,
+      consensusLatencyMs: stats.consensusLatencyMs,
+      committedTxs: stats.committedTxs,
+      rejectedTxs: 0,
+      failedTxs: 0,
+      committedBlocks: stats.committedBlocks,
+      rounds: stats.rounds,
+      timeouts: stats.timeouts,
+      msgsPerBlock: stats.msgsPerBlock,
+      bytesPerBlock: stats.bytesPerBlock,
+      safetyViolations: safetyViolations.length,
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The live progress line of a sweep on stderr: which run of how many, elapsed time and ETA.
+ * A saturating sweep stops each series early, so its total is an upper bound (shown as "≤").
+ */
+
+export interface ProgressSink {
+  write(text: string): unknown
+  readonly isTTY?: boolean
+}
+
+export interface ProgressOptions {
+  readonly label: string
+  readonly totalRuns: number
+  readonly totalIsUpperBound: boolean
+  readonly sink?: ProgressSink
+  /** Milliseconds clock, injectable so tests can check ETA arithmetic. */
+  readonly now?: () => number
+}
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return '?'
+  const s = Math.round(ms / 1_000)
+  const h = Math.floor(s / 3_600)
+  const m = Math.floor((s % 3_600) / 60)
+  const sec = s % 60
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`
+  if (m > 0) return `${m}m${String(sec).padStart(2, '0')}s`
+  return `${sec}s`
+}
+
+export class SweepProgress {
+  readonly #opts: ProgressOptions
+  readonly #sink: ProgressSink
+  readonly #now: () => number
+  readonly #startedAt: number
+  #completed = 0
+  #totalRuns: number
+
+  constructor(opts: ProgressOptions) {
+    this.#opts = opts
+    this.#sink = opts.sink ?? process.stderr
+    this.#now = opts.now ?? Date.now
+    this.#startedAt = this.#now()
+    this.#totalRuns = opts.totalRuns
+  }
+
+  get completed(): number {
+    return this.#completed
+  }
+
+  /**
+   * ETA from the mean duration of completed runs: runs of one sweep cost about the same (fixed
+   * duration + warm-up), so the mean is a fair predictor after the first one.
+   */
+  eta(): number {
+    if (this.#completed === 0) return Number.NaN
+    const perRun = (this.#now() - this.#startedAt) / this.#completed
+    return perRun * Math.max(0, this.#totalRuns - this.#completed)
+  }
+
+  /** Announces the run about to start. */
+  begin(what: string): void {
+    const total = `${this.#opts.totalIsUpperBound ? '≤' : ''}${this.#totalRuns}`
+    const eta = `${this.#opts.totalIsUpperBound ? '≤' : ''}${formatDuration(this.eta())}`
+    const line = `[${this.#opts.label}] run ${this.#completed + 1}/${total} · ${what} · elapsed ${formatDuration(this.#now() - this.#startedAt)} · ETA ${eta}`
+    // On a terminal the line rewrites itself; in a log file every update stays readable on its own line.
+    this.#sink.write(this.#sink.isTTY === true ? `\r\x1b[2K${line}` : `${line}\n`)
+  }
+
+  end(): void {
+    this.#completed++
+  }
+
+  /** A saturated series stops early: its remaining runs leave the total (and the ETA). */
+  skip(runs: number): void {
+    this.#totalRuns -= runs
+  }
+
+  finish(): void {
+    const line = `[${this.#opts.label}] ${this.#completed} runs in ${formatDuration(this.#now() - this.#startedAt)}`
+    this.#sink.write(this.#sink.isTTY === true ? `\r\x1b[2K${line}\n` : `${line}\n`)
+  }
+}

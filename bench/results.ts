@@ -1,0 +1,76 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AggregatedPoint } from './aggregate.ts'
+import { renderPlots, type Plot } from './plots.ts'
+import { benchReport } from './report.ts'
+import type { BenchResults } from './runner.ts'
+
+/** The output folder of `bftlab bench`: results.json, results.csv, one SVG per plot, report.md. */
+
+/** NaN (nothing committed) is not JSON; null keeps the field present for scripts. */
+export function resultsJson(results: BenchResults): string {
+  return JSON.stringify(results, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2) + '\n'
+}
+
+type Column = readonly [header: string, value: (p: AggregatedPoint) => string | number | undefined]
+
+const CSV_COLUMNS: readonly Column[] = [
+  ['source', (p) => p.source],
+  ['validators', (p) => p.validators],
+  ['payloadMode', (p) => p.payloadMode],
+  ['offeredTps', (p) => p.offeredTps],
+  ['runs', (p) => p.runs],
+  ['achievedSubmitTps', (p) => p.achievedSubmitTps],
+  ['consensusTps', (p) => p.consensusTps],
+  ['e2eTps', (p) => p.e2eTps],
+  ['e2eTpsStdev', (p) => p.stdev.e2eTps],
+  ['latencyP50Ms', (p) => p.latencyMs.p50],
+  ['latencyP95Ms', (p) => p.latencyMs.p95],
+  ['latencyP99Ms', (p) => p.latencyMs.p99],
+  ['latencyMeanMs', (p) => p.latencyMs.mean],
+  ['latencyP99StdevMs', (p) => p.stdev.latencyMs?.p99],
+  ['consensusLatencyP50Ms', (p) => p.consensusLatencyMs.p50],
+  ['consensusLatencyP99Ms', (p) => p.consensusLatencyMs.p99],
+  ['boundTps', (p) => p.boundTps],
+  ['tpsToBound', (p) => p.tpsToBound],
+  ['committedTxs', (p) => p.committedTxs],
+  ['rejectedTxs', (p) => p.rejectedTxs],
+  ['failedTxs', (p) => p.failedTxs],
+  ['committedBlocks', (p) => p.committedBlocks],
+  ['rounds', (p) => p.rounds],
+  ['timeouts', (p) => p.timeouts],
+  ['msgsPerBlock', (p) => p.msgsPerBlock],
+  ['bytesPerBlock', (p) => p.bytesPerBlock],
+  ['safetyViolations', (p) => p.safetyViolations],
+  ['stateRootMismatches', (p) => p.stateRootMismatches],
+]
+
+function csvCell(v: string | number | undefined): string {
+  if (v === undefined || (typeof v === 'number' && !Number.isFinite(v))) return ''
+  if (typeof v === 'number') return String(Math.round(v * 1_000) / 1_000)
+  return /[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v
+}
+
+/** One row per aggregated point (means, with the spread of the headline numbers). */
+export function resultsCsv(points: readonly AggregatedPoint[]): string {
+  const lines = [CSV_COLUMNS.map(([h]) => h).join(',')]
+  for (const p of points) lines.push(CSV_COLUMNS.map(([, value]) => csvCell(value(p))).join(','))
+  return lines.join('\n') + '\n'
+}
+
+/** Writes every output file; returns their paths (results first, so a plot failure still leaves the data). */
+export async function writeBenchOutput(outDir: string, results: BenchResults): Promise<string[]> {
+  await mkdir(outDir, { recursive: true })
+  const written: string[] = []
+  const write = async (name: string, text: string) => {
+    const path = join(outDir, name)
+    await writeFile(path, text)
+    written.push(path)
+  }
+  await write('results.json', resultsJson(results))
+  await write('results.csv', resultsCsv(results.points))
+  const plots: Plot[] = await renderPlots(results.points, results.config.latencyCapMs)
+  for (const plot of plots) await write(plot.file, plot.svg)
+  await write('report.md', benchReport(results, plots))
+  return written
+}
