@@ -470,10 +470,14 @@ export class ConsensusCore {
 
   private onTimeout(from: number, timeout: Timeout): void {
     if (!this.committee.has(timeout.author)) return this.reject(from, `timeout from unknown validator ${timeout.author}`)
-    // The sender missed the TC that ended that round (TCs are broadcast once; a timeout does not
-    // carry one): without it, it can never leave the round, and its timeout may be needed later.
-    const missedTc = this.recentTcs.get(timeout.round)
-    if (missedTc !== undefined && timeout.round < this.round) this.emit({ type: 'send', to: from, message: { type: 'tc', tc: missedTc } })
+    // The sender is stuck in a round this validator has left. TCs are broadcast once and a
+    // timeout carries no TC, so without help it may never leave: a crash-recovered validator
+    // with highestVotedRound above its round cannot even time out there. Send it the TC for its
+    // round, or else the newest TC held, which moves it at least past its round.
+    if (timeout.round < this.round) {
+      const tc = this.tcForLaggard(timeout.round)
+      if (tc !== undefined) this.emit({ type: 'send', to: from, message: { type: 'tc', tc } })
+    }
     if (timeout.round < this.round - PAST_ROUNDS_KEPT) return this.reject(from, `stale timeout for round ${timeout.round} (current round ${this.round})`)
     if (!this.verified(from, () => this.verifier.timeout(timeout))) return
     // The high QC is learned before the window check: it is how a far-behind validator catches up.
@@ -494,5 +498,14 @@ export class ConsensusCore {
     if (timeout.round === this.round && outcome.timeouts > this.committee.f && this.ownTimeout?.round !== this.round) {
       this.timeOutCurrentRound()
     }
+  }
+
+  /** The TC ending `round` if held, else the newest held TC for a later round. */
+  private tcForLaggard(round: number): TimeoutCert | undefined {
+    const exact = this.recentTcs.get(round)
+    if (exact !== undefined) return exact
+    let newest: TimeoutCert | undefined
+    for (const tc of this.recentTcs.values()) if (tc.round > round && (newest === undefined || tc.round > newest.round)) newest = tc
+    return newest
   }
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { signTimeout } from '../../src/core/timeout.ts'
 import { signVote } from '../../src/core/vote.ts'
 import type { ConsensusAction } from '../../src/consensus/types.ts'
-import { blockAt, genesis, keys, newCore, qcFor } from './fixtures.ts'
+import { blockAt, genesis, keys, newCore, qcFor, tcFor } from './fixtures.ts'
 
 function rejections(actions: readonly ConsensusAction[]): string[] {
   return actions.flatMap((a) => (a.type === 'rejected' ? [a.reason] : []))
@@ -144,4 +144,18 @@ test('a proposal carrying a QC far ahead brings a lagging validator to that roun
   const actions = core.handle({ type: 'message', from: tip.author, message: { type: 'proposal', block: tip } })
   assert.equal(core.round, 150)
   assert.ok(actions.some((a) => a.type === 'fetchBlock' && a.from === tip.author), 'fetches the missing ancestors')
+})
+
+test('a validator stuck in a round it cannot leave is sent the newest TC held, not only the TC of its round', () => {
+  // Validator 1 left round 1 by a QC and rounds 2–3 by a TC for round 3; validator 0 (recovered
+  // after a crash, say) still times out round 1, for which no TC exists anywhere.
+  const core = newCore(1)
+  const b1 = blockAt(1, genesis)
+  core.handle({ type: 'blockFetched', block: b1 })
+  const tc3 = tcFor(3, qcFor(b1))
+  core.handle({ type: 'message', from: 2, message: { type: 'tc', tc: tc3 } })
+  assert.equal(core.round, 4)
+  const stale = signTimeout(1, qcFor(genesis), 0, keys[0]!.secretKey)
+  const reply = core.handle({ type: 'message', from: 0, message: { type: 'timeout', timeout: stale } })
+  assert.deepEqual(reply.filter((a) => a.type === 'send'), [{ type: 'send', to: 0, message: { type: 'tc', tc: tc3 } }])
 })
