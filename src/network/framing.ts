@@ -127,21 +127,25 @@ export class FrameDecoder {
       else this.#chunks[0] = first.subarray(n)
       return first.subarray(0, n)
     }
+    // Consumed chunks are dropped with one splice: shifting them one by one is O(chunks) each,
+    // quadratic for a frame that arrives in many small chunks (a peer-triggerable CPU sink).
     const out = new Uint8Array(n)
     let offset = 0
+    let consumed = 0
     while (offset < n) {
-      const chunk = this.#chunks[0]!
+      const chunk = this.#chunks[consumed]!
       const want = n - offset
       if (chunk.length <= want) {
         out.set(chunk, offset)
         offset += chunk.length
-        this.#chunks.shift()
+        consumed++
       } else {
         out.set(chunk.subarray(0, want), offset)
-        this.#chunks[0] = chunk.subarray(want)
+        this.#chunks[consumed] = chunk.subarray(want)
         offset += want
       }
     }
+    this.#chunks.splice(0, consumed)
     return out
   }
 }

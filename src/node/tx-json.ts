@@ -36,6 +36,9 @@ const FIELDS = new Set(['kind', 'from', 'to', 'amount', 'nonce', 'fee', 'compute
 const KINDS: readonly TxKind[] = ['transfer', 'compute']
 
 function show(v: unknown): string {
+  // Containers are described, not serialised: a deeply nested client value would overflow the
+  // stack in JSON.stringify, and a large one would be serialised only to be cut to 40 chars.
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? `an array of ${v.length} items` : 'an object'
   const s = JSON.stringify(v)
   return s === undefined ? String(v) : s.length > 40 ? `${s.slice(0, 40)}…` : s
 }
