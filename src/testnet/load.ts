@@ -1,0 +1,342 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { PresignedTxs } from './presign.ts'
+import { followCommits, fetchMetrics, submitTxs, type AdmissionReply, type CommitEvent } from './node-client.ts'
+import { SampleSet, type LatencySummary } from './stats.ts'
+
+/**
+ * Open-loop load generator (Narwhal's client model): txs leave at the offered rate whether or not
+ * the chain keeps up, so a saturated chain shows up as growing latency and a falling achieved
+ * rate, not as a politely slower client.
+ */
+
+/**
+ * Send interval. Each tick sends everything that fell due since the last one as one msgpack
+ * request per target: 20 ms keeps requests few (a 2-core machine also runs the validators)
+ * while adding at most 20 ms before a tx is submitted, and submit time is taken at the send.
+ */
+export const TICK_MS = 20
+
+/**
+ * Requests in flight per target. One: a validator verifies the signatures of concurrent requests
+ * in parallel and admits whichever finishes first, so a sender's nonce n+1 in a later request
+ * could be batched before its nonce n in an earlier one and then fail execution. Serialising
+ * keeps the open loop intact: txs that fall due while a request is out wait in the target's
+ * queue and go together in the next request (stamped when really sent), so a slow validator
+ * shows up as larger requests and a lower achieved submit rate, never as a slower schedule.
+ */
+export const MAX_IN_FLIGHT_PER_TARGET = 1
+
+/** Txs per request: the API's per-request bound is 10k txs and 4 MiB; 5k transfers ≈ 1 MB. */
+export const MAX_TXS_PER_REQUEST = 5_000
+
+/** After the last submit, wait at most this long for accepted txs to commit (the tail latency). */
+export const DEFAULT_DRAIN_S = 10
+
+/** How often commits are checked for completeness while draining. */
+const DRAIN_POLL_MS = 100
+
+/** Per-tx lifecycle, one byte each in a typed array (a run can hold millions of txs). */
+const TxState = { unsent: 0, inFlight: 1, accepted: 2, rejected: 3 } as const
+
+export interface LoadOptions {
+  /** Validators' HTTP base URLs; sender account a always submits to target a mod T. */
+  readonly targets: readonly string[]
+  /** Whose `/events` to follow for commit times; the first report of a tx wins. Default: targets. */
+  readonly eventSources?: readonly string[]
+  /** Offered tx/s. */
+  readonly rate: number
+  /** Seconds of submission, warm-up included. */
+  readonly durationS: number
+  /** Seconds at the start whose txs are excluded from every figure. */
+  readonly warmupS: number
+  readonly drainS?: number
+  readonly txs: PresignedTxs
+  readonly onSecond?: (s: LiveSecond) => void
+  /** Aborting ends submission early; the report covers what was measured until then. */
+  readonly signal?: AbortSignal
+}
+
+/** One line of the live table: the second just elapsed, plus the chain's current gauges. */
+export interface LiveSecond {
+  readonly second: number
+  readonly submitted: number
+  readonly rejected: number
+  readonly committed: number
+  readonly latencyP50Ms: number
+  readonly latencyP99Ms: number
+  readonly height: number
+  readonly round: number
+  readonly mempool: number
+  readonly timeouts: number
+}
+
+/** Everything measured over the steady window (DESIGN §11 definitions). */
+export interface LoadResult {
+  readonly offeredTps: number
+  readonly achievedSubmitTps: number
+  readonly consensusTps: number
+  readonly e2eTps: number
+  readonly latencyMs: LatencySummary
+  readonly consensusLatencyMs: LatencySummary
+  readonly submittedTxs: number
+  /** Ordered by consensus (seen in a committed block), whether or not execution succeeded. */
+  readonly committedTxs: number
+  readonly rejectedTxs: number
+  /** Rejection reason → count: nodes' admission reasons, or `unreachable: …` for failed requests. */
+  readonly rejectReasons: Readonly<Record<string, number>>
+  /** Committed txs whose execution failed, as validators count them (metrics) during the window. */
+  readonly failedTxs: number
+  /** Accepted in the window, not committed by the end of the drain. */
+  readonly uncommittedTxs: number
+  readonly committedBlocks: number
+  readonly rounds: number
+  readonly timeouts: number
+  readonly stateRootMismatches: number
+  /** Seconds of the steady window (submission after warm-up). */
+  readonly windowS: number
+}
+
+/** Chain gauges summed or maxed over validators, read from their `/metrics`. */
+interface ChainGauges {
+  height: number
+  round: number
+  mempool: number
+  timeouts: number
+  failed: number
+  mismatches: number
+}
+
+const ZERO_GAUGES: ChainGauges = { height: 0, round: 0, mempool: 0, timeouts: 0, failed: 0, mismatches: 0 }
+
+/**
+ * Validators run the same chain, so height, round and per-chain counters are the max over those
+ * that answer (a node that was down reports less); the mempool is per node and is summed.
+ */
+async function readGauges(targets: readonly string[]): Promise<ChainGauges> {
+  const answers = await Promise.allSettled(targets.map((t) => fetchMetrics(t, AbortSignal.timeout(2_000))))
+  const g = { ...ZERO_GAUGES }
+  for (const a of answers) {
+    if (a.status !== 'fulfilled') continue
+    const m = a.value
+    g.height = Math.max(g.height, m.get('bftlab_committed_height') ?? 0)
+    g.round = Math.max(g.round, m.get('bftlab_current_round') ?? 0)
+    g.mempool += m.get('bftlab_mempool_txs') ?? 0
+    g.timeouts = Math.max(g.timeouts, m.get('bftlab_timeouts_total') ?? 0)
+    g.failed = Math.max(g.failed, m.get('bftlab_failed_txs_total') ?? 0)
+    g.mismatches = Math.max(g.mismatches, m.get('bftlab_state_root_mismatches_total') ?? 0)
+  }
+  return g
+}
+
+interface BlockSeen {
+  readonly proposedAt: number
+  readonly committedAt: number
+  readonly txs: number
+}
+
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const { targets, rate, txs } = opts
+  if (targets.length === 0) throw new RangeError('load: no targets')
+  if (!(rate > 0)) throw new RangeError(`load: rate must be positive, got ${rate}`)
+  if (!(opts.warmupS >= 0 && opts.warmupS < opts.durationS)) {
+    throw new RangeError(`load: warm-up ${opts.warmupS} s must be ≥ 0 and shorter than the duration ${opts.durationS} s`)
+  }
+  const total = Math.min(txs.encoded.length, Math.ceil(rate * opts.durationS))
+  const drainS = opts.drainS ?? DEFAULT_DRAIN_S
+
+  const indexOf = new Map<string, number>()
+  for (let j = 0; j < total; j++) indexOf.set(txs.hashes[j]!, j)
+  const state = new Uint8Array(total)
+  const submitAt = new Float64Array(total)
+  const commitAt = new Float64Array(total)
+  const consensusLatency = new Float64Array(total)
+  const blocks = new Map<number, BlockSeen>()
+  /** Reasons of txs submitted in the steady window; warm-up rejections are not reported. */
+  const rejectReasons: Record<string, number> = {}
+
+  // Per-second counters for the live line, reset each second.
+  let secSubmitted = 0
+  let secRejected = 0
+  let secLatencies = new SampleSet()
+  /** Accepted steady-window txs not yet seen committed: the drain waits for this to reach 0. */
+  let awaitingCommit = 0
+
+  const onCommit = (e: CommitEvent): void => {
+    const now = Date.now()
+    if (!blocks.has(e.height)) blocks.set(e.height, { proposedAt: e.proposedAt, committedAt: e.committedAt, txs: e.txs.length })
+    for (const h of e.txs) {
+      const j = indexOf.get(h)
+      if (j === undefined || commitAt[j] !== 0) continue
+      // e2e uses this process's clock at both ends; consensus latency uses the nodes' clocks.
+      commitAt[j] = now
+      consensusLatency[j] = e.committedAt - e.proposedAt
+      if (state[j] === TxState.accepted && submitAt[j]! >= windowStart) awaitingCommit--
+      if (submitAt[j] !== 0) secLatencies.add(now - submitAt[j]!)
+    }
+  }
+
+  // The clock starts after the baseline gauge read below; until then nothing is submitted.
+  let startedAt = Infinity
+  let windowStart = Infinity
+
+  const following = new AbortController()
+  const followers = (opts.eventSources ?? targets).map((src) => followCommits(src, onCommit, following.signal))
+  const before = await readGauges(targets)
+  startedAt = Date.now()
+  windowStart = startedAt + opts.warmupS * 1_000
+
+  const queues: number[][] = targets.map(() => [])
+  const inFlight = new Array<number>(targets.length).fill(0)
+  const requests = new Set<Promise<void>>()
+
+  const reject = (j: number, reason: string): void => {
+    state[j] = TxState.rejected
+    if (submitAt[j]! >= windowStart) rejectReasons[reason] = (rejectReasons[reason] ?? 0) + 1
+    secRejected++
+  }
+
+  const send = (t: number): void => {
+    const queue = queues[t]!
+    while (queue.length > 0 && inFlight[t]! < MAX_IN_FLIGHT_PER_TARGET) {
+      const batch = queue.splice(0, MAX_TXS_PER_REQUEST)
+      const now = Date.now()
+      for (const j of batch) {
+        submitAt[j] = now
+        state[j] = TxState.inFlight
+      }
+      secSubmitted += batch.length
+      inFlight[t]!++
+      const request = submitTxs(targets[t]!, batch.map((j) => txs.encoded[j]!))
+        .then((replies: AdmissionReply[]) => {
+          replies.forEach((r, i) => {
+            const j = batch[i]!
+            if (!r.accepted) return reject(j, r.reason ?? 'no reason given')
+            state[j] = TxState.accepted
+            // A commit event can overtake the HTTP reply; such a tx is not awaited.
+            if (commitAt[j] === 0 && submitAt[j]! >= windowStart) awaitingCommit++
+          })
+        })
+        .catch((err: unknown) => {
+          const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
+          for (const j of batch) reject(j, `unreachable: ${cause}`)
+        })
+        .finally(() => {
+          inFlight[t]!--
+          requests.delete(request)
+        })
+      requests.add(request)
+    }
+  }
+
+  let due = 0
+  let gauges = before
+  let gaugeRead: Promise<void> | undefined
+  let nextSecond = startedAt + 1_000
+  let second = 0
+
+  const emitSecond = (): void => {
+    second++
+    const latency = secLatencies.summary()
+    const line: LiveSecond = {
+      second,
+      submitted: secSubmitted,
+      rejected: secRejected,
+      committed: secLatencies.count,
+      latencyP50Ms: latency.p50,
+      latencyP99Ms: latency.p99,
+      height: gauges.height,
+      round: gauges.round,
+      mempool: gauges.mempool,
+      timeouts: gauges.timeouts - before.timeouts,
+    }
+    secSubmitted = 0
+    secRejected = 0
+    secLatencies = new SampleSet()
+    opts.onSecond?.(line)
+    // Gauges for the next line are read in the background so a slow node never delays sending.
+    gaugeRead ??= readGauges(targets).then((g) => {
+      gauges = g
+      gaugeRead = undefined
+    })
+  }
+
+  // Counters (failed txs, rounds, timeouts) are differenced from the start of the steady window.
+  let atWindowStart: Promise<ChainGauges> | undefined
+  while (!opts.signal?.aborted) {
+    const now = Date.now()
+    if (now >= windowStart) atWindowStart ??= readGauges(targets)
+    const elapsedS = (now - startedAt) / 1_000
+    if (elapsedS >= opts.durationS) break
+    const nowDue = Math.min(total, Math.floor(rate * elapsedS))
+    for (; due < nowDue; due++) queues[txs.senderOf(due) % targets.length]!.push(due)
+    for (let t = 0; t < targets.length; t++) send(t)
+    if (now >= nextSecond) {
+      emitSecond()
+      nextSecond += 1_000
+    }
+    await sleep(TICK_MS)
+  }
+  const submissionEnd = Date.now()
+  while (requests.size > 0) await Promise.race(requests)
+
+  const drainDeadline = Date.now() + drainS * 1_000
+  while (!opts.signal?.aborted && Date.now() < drainDeadline && awaitingCommit > 0) await sleep(DRAIN_POLL_MS)
+  await gaugeRead
+  const start = (await atWindowStart) ?? before
+  const after = await readGauges(targets)
+  following.abort()
+  await Promise.all(followers)
+
+  let submitted = 0
+  let accepted = 0
+  let rejected = 0
+  let firstSubmit = Infinity
+  let lastCommit = 0
+  const e2e = new SampleSet()
+  const consensus = new SampleSet()
+  for (let j = 0; j < total; j++) {
+    if (state[j] === TxState.unsent || submitAt[j]! < windowStart) continue
+    submitted++
+    firstSubmit = Math.min(firstSubmit, submitAt[j]!)
+    if (state[j] === TxState.rejected) rejected++
+    else accepted++
+    if (commitAt[j] !== 0) {
+      e2e.add(commitAt[j]! - submitAt[j]!)
+      consensus.add(consensusLatency[j]!)
+      lastCommit = Math.max(lastCommit, commitAt[j]!)
+    }
+  }
+
+  let blockTxs = 0
+  let firstProposal = Infinity
+  let lastBlockCommit = 0
+  let windowBlocks = 0
+  for (const b of blocks.values()) {
+    if (b.proposedAt < windowStart || b.proposedAt > submissionEnd) continue
+    windowBlocks++
+    blockTxs += b.txs
+    firstProposal = Math.min(firstProposal, b.proposedAt)
+    lastBlockCommit = Math.max(lastBlockCommit, b.committedAt)
+  }
+  const windowS = Math.max(0, (submissionEnd - windowStart) / 1_000)
+  const rateOver = (n: number, ms: number): number => (ms > 0 ? (n * 1_000) / ms : 0)
+  return {
+    offeredTps: rate,
+    achievedSubmitTps: windowS > 0 ? accepted / windowS : 0,
+    consensusTps: rateOver(blockTxs, lastBlockCommit - firstProposal),
+    e2eTps: rateOver(e2e.count, lastCommit - firstSubmit),
+    latencyMs: e2e.summary(),
+    consensusLatencyMs: consensus.summary(),
+    submittedTxs: submitted,
+    committedTxs: e2e.count,
+    rejectedTxs: rejected,
+    rejectReasons,
+    failedTxs: after.failed - start.failed,
+    uncommittedTxs: accepted - e2e.count,
+    committedBlocks: windowBlocks,
+    rounds: after.round - start.round,
+    timeouts: after.timeouts - start.timeouts,
+    stateRootMismatches: after.mismatches,
+    windowS,
+  }
+}

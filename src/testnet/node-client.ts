@@ -1,0 +1,111 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { pack } from 'msgpackr'
+import type { CommitEvent } from '../node/commit-feed.ts'
+
+/**
+ * Client side of a validator's HTTP API (docs/interfaces.md, src/node/http.ts) as the load
+ * generator and the testnet use it: binary tx submission, Prometheus metrics, commit events.
+ */
+
+export type { CommitEvent }
+
+/** Per-tx answer of `POST /txs`. */
+export interface AdmissionReply {
+  readonly hash?: string
+  readonly accepted: boolean
+  readonly reason?: string
+}
+
+/** A validator answered something other than what its API promises. */
+export class NodeApiError extends Error {
+  readonly url: string
+  constructor(url: string, message: string) {
+    super(`${url}: ${message}`)
+    this.name = 'NodeApiError'
+    this.url = url
+  }
+}
+
+/** Submits canonical tx bytes as one msgpack array; one reply per tx, in order. */
+export async function submitTxs(base: string, txs: readonly Uint8Array[], signal?: AbortSignal): Promise<AdmissionReply[]> {
+  const url = `${base}/txs`
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/msgpack' },
+    body: pack(txs),
+    signal,
+  })
+  const text = await res.text()
+  if (!res.ok) throw new NodeApiError(url, `HTTP ${res.status}: ${text.slice(0, 200)}`)
+  const replies: unknown = JSON.parse(text)
+  if (!Array.isArray(replies) || replies.length !== txs.length) {
+    throw new NodeApiError(url, `expected ${txs.length} admission results, got ${Array.isArray(replies) ? replies.length : typeof replies}`)
+  }
+  return replies as AdmissionReply[]
+}
+
+/**
+ * Prometheus text exposition → sample values keyed by `name` or `name{labels}` as written.
+ * Only what the live line and the summary read; histograms come through as their series.
+ */
+export function parseMetrics(text: string): Map<string, number> {
+  const samples = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    if (space <= 0) continue
+    const value = Number(line.slice(space + 1))
+    if (!Number.isNaN(value)) samples.set(line.slice(0, space), value)
+  }
+  return samples
+}
+
+export async function fetchMetrics(base: string, signal?: AbortSignal): Promise<Map<string, number>> {
+  const url = `${base}/metrics`
+  const res = await fetch(url, { signal })
+  const text = await res.text()
+  if (!res.ok) throw new NodeApiError(url, `HTTP ${res.status}: ${text.slice(0, 200)}`)
+  return parseMetrics(text)
+}
+
+export async function fetchJson<T>(base: string, path: string, signal?: AbortSignal): Promise<T> {
+  const url = `${base}${path}`
+  const res = await fetch(url, { signal })
+  const text = await res.text()
+  if (!res.ok) throw new NodeApiError(url, `HTTP ${res.status}: ${text.slice(0, 200)}`)
+  return JSON.parse(text) as T
+}
+
+/** Pause before re-subscribing to a validator whose event stream broke (it may be restarting). */
+const RESUBSCRIBE_DELAY_MS = 250
+
+/**
+ * Follows `GET /events` of one validator until `signal` aborts, re-subscribing whenever the
+ * stream breaks (a killed or restarting node), and hands every commit event to `onEvent`.
+ * Events are frames `data: <json>\n\n`; comment frames (`: …`) are ignored.
+ */
+export async function followCommits(base: string, onEvent: (e: CommitEvent) => void, signal: AbortSignal): Promise<void> {
+  const decoder = new TextDecoder()
+  while (!signal.aborted) {
+    try {
+      const res = await fetch(`${base}/events`, { signal, headers: { accept: 'text/event-stream' } })
+      if (!res.ok || res.body === null) throw new NodeApiError(`${base}/events`, `HTTP ${res.status}`)
+      let pending = ''
+      for await (const chunk of res.body) {
+        pending += decoder.decode(chunk, { stream: true })
+        let end: number
+        while ((end = pending.indexOf('\n\n')) >= 0) {
+          const frame = pending.slice(0, end)
+          pending = pending.slice(end + 2)
+          for (const line of frame.split('\n')) {
+            if (line.startsWith('data:')) onEvent(JSON.parse(line.slice(5)) as CommitEvent)
+          }
+        }
+      }
+    } catch (err) {
+      if (signal.aborted) return
+      if (err instanceof SyntaxError) throw new NodeApiError(`${base}/events`, `malformed event: ${err.message}`)
+    }
+    await sleep(RESUBSCRIBE_DELAY_MS, undefined, { signal }).catch(() => {})
+  }
+}
