@@ -4,24 +4,14 @@ import { toHex } from '../core/hash.ts'
 import type { Tx } from '../core/tx.ts'
 
 /**
- * A batch seen in a proposal is not proposed again for this many rounds: if that proposal's
- * block is orphaned (leader timed out), the batch becomes eligible again after a few failed
- * rounds instead of being lost. Re-proposing a batch that does commit twice costs only failed
- * duplicate receipts, never a wrong state.
- */
-const REPROPOSE_AFTER_ROUNDS = 4
-
-/**
- * Digests of committed (or proposed) batches remembered so a late gossip copy is not queued as
- * new; at 500 txs per batch this spans millions of txs, far longer than any gossip delay.
+ * Digests of committed batches remembered so a late gossip copy is not queued as new; at 500
+ * txs per batch this spans millions of txs, far longer than any gossip delay.
  */
 const REMEMBERED_DIGESTS = 16_384
 
 interface Entry {
   readonly digest: Uint8Array
   readonly txs: readonly Tx[]
-  /** Round of the latest proposal that referenced this batch (0: none yet). */
-  proposedRound: number
 }
 
 /**
@@ -29,15 +19,18 @@ interface Entry {
  * In batches mode a block references any validator's batches by digest; in full-block mode a
  * leader inlines the txs of its own batches (the comparison baseline where the leader's link
  * carries everything).
+ *
+ * A leader proposes every queued batch that the branch it extends (the uncommitted blocks from
+ * its parent down to the committed chain, `pending`) does not already carry, as DiemBFT/Aptos
+ * exclude the payloads of pending ancestors. So no batch is proposed twice on one branch, and a
+ * batch whose block was orphaned (a leader turn that ended in a timeout) is proposed again by
+ * the very next leader. Rules that instead wait a fixed number of rounds can starve a batch: with
+ * round-robin leaders, the round they expire in can belong to the same leader whose turn a silent
+ * next leader orphans every time.
  */
 export class BatchQueue {
   readonly #entries = new Map<string, Entry>()
   readonly #committed = new Set<string>()
-  /**
-   * Round of the latest proposal referencing each digest, also for batches not (yet) queued: a
-   * batch often reaches us through a payload fetch for the proposal before its gossip copy.
-   */
-  readonly #proposedIn = new Map<string, number>()
   #waiters: (() => void)[] = []
   /** Full-block mode: the batches inlined in our proposal of each round, until it commits or is pruned. */
   readonly #inlined = new Map<number, Uint8Array[]>()
@@ -49,19 +42,8 @@ export class BatchQueue {
   add(batch: Batch, digest: Uint8Array): void {
     const key = toHex(digest)
     if (this.#committed.has(key) || this.#entries.has(key)) return
-    this.#entries.set(key, { digest, txs: batch.txs, proposedRound: this.#proposedIn.get(key) ?? 0 })
+    this.#entries.set(key, { digest, txs: batch.txs })
     for (const wake of this.#waiters.splice(0)) wake()
-  }
-
-  /** Batches referenced by a proposal (ours or another leader's) are skipped for a while. */
-  markProposed(digests: readonly Uint8Array[], round: number): void {
-    for (const d of digests) {
-      const key = toHex(d)
-      if ((this.#proposedIn.get(key) ?? 0) < round) this.#proposedIn.set(key, round)
-      if (this.#proposedIn.size > REMEMBERED_DIGESTS) this.#proposedIn.delete(this.#proposedIn.keys().next().value!)
-      const entry = this.#entries.get(key)
-      if (entry !== undefined && entry.proposedRound < round) entry.proposedRound = round
-    }
   }
 
   /** A block committed: its batches (referenced, or inlined by us as leader) leave the queue. */
@@ -71,15 +53,15 @@ export class BatchQueue {
       const key = toHex(d)
       this.#entries.delete(key)
       this.#committed.add(key)
-      this.#proposedIn.delete(key)
       if (this.#committed.size > REMEMBERED_DIGESTS) this.#committed.delete(this.#committed.values().next().value!)
     }
     for (const round of this.#inlined.keys()) if (round <= block.round) this.#inlined.delete(round)
   }
 
-  /** True if a proposal in `round` would get at least one batch. */
-  hasEligible(round: number): boolean {
-    for (const entry of this.#entries.values()) if (this.#eligible(entry, round)) return true
+  /** True if a proposal extending `pending` would get at least one batch. */
+  hasEligible(pending: readonly Block[]): boolean {
+    const carried = this.#carried(pending)
+    for (const key of this.#entries.keys()) if (!carried.has(key)) return true
     return false
   }
 
@@ -94,34 +76,42 @@ export class BatchQueue {
     })
   }
 
-  #eligible(entry: Entry, round: number): boolean {
-    return entry.proposedRound === 0 || round - entry.proposedRound >= REPROPOSE_AFTER_ROUNDS
-  }
-
-  /** Up to `maxBatches` eligible digests, oldest first, marked proposed in `round`. */
-  takeDigests(round: number, maxBatches: number): Uint8Array[] {
+  /** Up to `maxBatches` digests `pending` does not carry, oldest first. */
+  takeDigests(pending: readonly Block[], maxBatches: number): Uint8Array[] {
+    const carried = this.#carried(pending)
     const out: Uint8Array[] = []
-    for (const entry of this.#entries.values()) {
+    for (const [key, entry] of this.#entries) {
       if (out.length >= maxBatches) break
-      if (!this.#eligible(entry, round)) continue
-      entry.proposedRound = round
-      out.push(entry.digest)
+      if (!carried.has(key)) out.push(entry.digest)
     }
     return out
   }
 
-  /** Full-block mode: whole eligible batches, oldest first, while within `maxTxs`. */
-  takeTxs(round: number, maxTxs: number): Tx[] {
+  /** Full-block mode: whole batches `pending` does not carry, oldest first, while within `maxTxs`; remembered as our proposal of `round`. */
+  takeTxs(round: number, pending: readonly Block[], maxTxs: number): Tx[] {
+    const carried = this.#carried(pending)
     const txs: Tx[] = []
     const digests: Uint8Array[] = []
-    for (const entry of this.#entries.values()) {
-      if (!this.#eligible(entry, round)) continue
+    for (const [key, entry] of this.#entries) {
+      if (carried.has(key)) continue
       if (txs.length + entry.txs.length > maxTxs) break
-      entry.proposedRound = round
       txs.push(...entry.txs)
       digests.push(entry.digest)
     }
     this.#inlined.set(round, digests)
     return txs
+  }
+
+  /**
+   * Digests (hex) of the batches the blocks carry: referenced ones, or those we inlined in our own
+   * full blocks (a block in a branch at a round we proposed in is ours: one leader per round).
+   */
+  #carried(pending: readonly Block[]): Set<string> {
+    const carried = new Set<string>()
+    for (const block of pending) {
+      const digests = block.payload.kind === 'batches' ? block.payload.digests : (this.#inlined.get(block.round) ?? [])
+      for (const d of digests) carried.add(toHex(d))
+    }
+    return carried
   }
 }

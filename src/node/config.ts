@@ -58,6 +58,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number]
 export const PAYLOAD_MODES = ['batches', 'full-block'] as const
 export type PayloadMode = (typeof PAYLOAD_MODES)[number]
 
+/** Byzantine test behaviours of a validator's outbound traffic (src/node/byzantine.ts, spam.ts). */
+export const BYZANTINE_MODES = ['silent', 'equivocate', 'double-vote', 'withhold-votes', 'invalid-signatures', 'spam'] as const
+export type ByzantineMode = (typeof BYZANTINE_MODES)[number]
+
 /** Consensus and dissemination parameters: every validator must run with the same values. */
 const paramsSchema = z
   .object({
@@ -70,6 +74,12 @@ const paramsSchema = z
     maxTimeoutMs: positiveInt.default(10_000),
     maxBlockBatches: positiveInt.max(LIMITS.maxBlockBatches).default(64),
     maxBlockTxs: positiveInt.max(LIMITS.maxBlockTxs).default(5_000),
+    /**
+     * This chain is a test network: its validators may run the byzantine test behaviours of
+     * the node config (`byzantine`). Declared in genesis, which every validator shares, so a
+     * production node config copied from a test setup is refused rather than misbehaving.
+     */
+    testing: z.boolean().default(false),
   })
   .strict()
   .refine((p) => p.maxTimeoutMs >= p.baseTimeoutMs, { message: 'maxTimeoutMs must be ≥ baseTimeoutMs', path: ['maxTimeoutMs'] })
@@ -142,13 +152,22 @@ const nodeSchema = z
     logLevel: z.enum(LOG_LEVELS).default('info'),
     /** Emulated faults on every outbound link of this validator (benchmark network profiles). */
     faults: linkFaultsSchema.optional(),
-    /** Test-only misbehaviour, so fault tests can run a byzantine validator as a real process. */
+    /**
+     * Test-only misbehaviour, so fault tests can run a byzantine validator as a real process.
+     * Refused unless the genesis sets `params.testing: true` (checkByzantineOptIn).
+     */
     byzantine: z
       .object({
         /** Sign votes without checking the voting rule (the consensus core's `brokenVoteRule`). */
         brokenVoteRule: z.boolean().default(false),
-        /** Never send any consensus message (a crashed-but-connected validator). */
-        silent: z.boolean().default(false),
+        /**
+         * What the validator does to its own outbound consensus traffic: `silent` sends nothing,
+         * `equivocate` proposes two conflicting blocks to two halves of its peers, `double-vote`
+         * signs a second vote for a conflicting block id, `withhold-votes` never sends votes,
+         * `invalid-signatures` corrupts every signature it sends, `spam` also floods every
+         * protocol and topic with malformed and maximum-size messages (loopback testnets only).
+         */
+        mode: z.enum(BYZANTINE_MODES).optional(),
       })
       .strict()
       .optional(),
@@ -233,7 +252,29 @@ export async function loadNodeConfig(path: string): Promise<LoadedConfig> {
   const node: NodeConfig = { ...parsed, genesis: resolve(base, parsed.genesis), dataDir: resolve(base, parsed.dataDir) }
   const genesis = await loadGenesis(node.genesis)
   checkNodeMatchesGenesis(node, genesis, name)
+  checkByzantineOptIn(node, genesis, name)
   return { node, genesis, configPath }
+}
+
+const LOOPBACK_MULTIADDR = /^\/(ip4\/127\.[0-9.]+|ip6\/::1)\/tcp\//
+
+/**
+ * Byzantine behaviour needs the chain's explicit consent (genesis `params.testing`), and flooding
+ * (`spam`) additionally needs every validator on loopback, so a misconfigured node cannot attack
+ * a real network or saturate a shared link. Called at config load and again at node start.
+ */
+export function checkByzantineOptIn(node: NodeConfig, genesis: GenesisConfig, file: string): void {
+  const byzantine = node.byzantine
+  if (byzantine === undefined || (!byzantine.brokenVoteRule && byzantine.mode === undefined)) return
+  const what = byzantine.mode !== undefined ? `byzantine.mode: "${byzantine.mode}"` : 'byzantine.brokenVoteRule: true'
+  if (!genesis.params.testing) {
+    throw new ConfigError(file, `${what} is refused: genesis ${genesis.chainId} does not set params.testing: true, and byzantine behaviour is for test networks only`)
+  }
+  if (byzantine.mode !== 'spam') return
+  const remote = genesis.validators.filter((v) => !LOOPBACK_MULTIADDR.test(v.p2p))
+  if (remote.length > 0) {
+    throw new ConfigError(file, `${what} is refused: it floods peers and is allowed on loopback only, but validator ${remote[0]!.index} is at ${remote[0]!.p2p}`)
+  }
 }
 
 export function checkNodeMatchesGenesis(node: NodeConfig, genesis: GenesisConfig, file: string): void {

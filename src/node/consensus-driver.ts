@@ -110,6 +110,7 @@ export class ConsensusDriver {
       switch (action.type) {
         case 'persistSafety':
           await this.#effects.persistSafety(action.safety, action.recovery)
+          this.#logSigned(action.then)
           for (const send of action.then) this.#send(send)
           break
         case 'send':
@@ -137,6 +138,17 @@ export class ConsensusDriver {
           this.#effects.observe(action)
           break
       }
+    }
+  }
+
+  /**
+   * One debug line per vote or timeout released (a broadcast and its send-to-self carry the same
+   * message, logged once): `bftlab check` scans these across restarts for double signing.
+   */
+  #logSigned(sends: readonly SendAction[]): void {
+    for (const message of new Set(sends.map((s) => s.message))) {
+      if (message.type === 'vote') this.#log.debug({ kind: 'vote', round: message.vote.round, blockId: toHex(message.vote.blockId) }, 'signed')
+      else if (message.type === 'timeout') this.#log.debug({ kind: 'timeout', round: message.timeout.round, highQcRound: message.timeout.highQc.round }, 'signed')
     }
   }
 

@@ -6,6 +6,7 @@ import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { LIMITS } from '../core/limits.ts'
 import { encodeTx } from '../core/tx.ts'
 import type { CommitFeed } from './commit-feed.ts'
+import type { EvidenceView } from './evidence.ts'
 import type { NodeMetrics } from './metrics.ts'
 import { TxJsonError, txFromJson } from './tx-json.ts'
 
@@ -30,7 +31,10 @@ export interface StatusView {
   readonly mempool: number
   readonly committedTxs: number
   readonly executedRoot: string
-  readonly evidence: readonly { kind: string; offender: number; round: number }[]
+  /** Newest evidence records (src/node/evidence.ts), both conflicting signed messages in hex. */
+  readonly evidence: readonly EvidenceView[]
+  /** Evidence records this validator holds in all (LevelDB), not only those listed. */
+  readonly evidenceCount: number
 }
 
 /** What the HTTP API needs from a validator; ValidatorNode implements it. */

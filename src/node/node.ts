@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { basename } from 'node:path'
 import type { DestinationStream } from 'pino'
 import { genesisBlock, type Block } from '../core/block.ts'
 import { DecodeError } from '../core/codec.ts'
@@ -19,33 +20,26 @@ import { NetworkHost } from '../network/host.ts'
 import { StorageCorruptionError } from '../storage/errors.ts'
 import { NodeStore } from '../storage/node-store.ts'
 import { BatchQueue } from './batch-queue.ts'
+import { ByzantineTransmitter } from './byzantine.ts'
 import { CommitFeed } from './commit-feed.ts'
 import { BlockCommitter, slotIdOfStoredKey, toStoredWrites } from './committer.ts'
-import { loadNodeConfig, type LoadedConfig } from './config.ts'
+import { checkByzantineOptIn, loadNodeConfig, type LoadedConfig } from './config.ts'
 import { ConsensusDriver, type ProposalContents } from './consensus-driver.ts'
+import { EVIDENCE_IN_MEMORY, EquivocationWatch, EvidenceLog } from './evidence.ts'
 import { buildHttpApi, type NodeApi, type StatusView, type SubmitResult, type TxStatus } from './http.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { NodeMetrics } from './metrics.ts'
 import { PayloadAvailability, SYNC_BATCHES_PROTOCOL, answerBatchRequest } from './payload.ts'
+import { BATCHES_TOPIC, CONSENSUS_PROTOCOL, MAX_MESSAGE_BYTES, PROPOSALS_TOPIC } from './protocols.ts'
 import { RecentBlocks } from './recent-blocks.ts'
+import { Spammer, spamChannels } from './spam.ts'
 import { BlockSync, SYNC_BLOCKS_PROTOCOL } from './sync.ts'
 
-export const BATCHES_TOPIC = 'bftlab/batches/1'
-export const PROPOSALS_TOPIC = 'bftlab/proposals/1'
-/** One-way votes, timeouts and TCs addressed to specific validators. */
-export const CONSENSUS_PROTOCOL = '/bftlab/consensus/1'
-
-/**
- * Largest network message: a full batch (10k txs ≈ 2.4 MB) or a full block with 5k inline txs
- * (≈ 1.2 MB) fits; a peer cannot make us buffer more than this per message.
- */
-export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+export { BATCHES_TOPIC, CONSENSUS_PROTOCOL, MAX_MESSAGE_BYTES, PROPOSALS_TOPIC }
 /** Admitted nonces per sender ahead of its account nonce: lets a client pipeline its txs. */
 const NONCE_WINDOW = 1_024
 /** Longest a leader waits for a batch before proposing an empty block; well below round timeouts. */
 const EMPTY_PROPOSAL_WAIT_MS = 100
-/** Evidence kept for /status; older entries are only in the logs. */
-const MAX_EVIDENCE = 64
 
 export interface StartOptions {
   /** Where pino writes (tests pass a sink); default stdout. */
@@ -64,12 +58,14 @@ export class ValidatorNode implements NodeApi {
   readonly mempool: Mempool
   readonly driver: ConsensusDriver
   readonly committer: BlockCommitter
+  readonly evidence: EvidenceLog
   readonly http: FastifyInstance
   readonly #verifier: SignatureVerifier
   readonly #executor: ParallelExecutor | undefined
   readonly #peerIds: readonly string[]
   readonly #indexOfPeer: ReadonlyMap<string, number>
-  readonly #evidence: StatusView['evidence'][number][] = []
+  /** Set only in the `spam` byzantine test mode. */
+  readonly #spammer: Spammer | undefined
   /** Hashes admitted here and not yet committed (the mempool exposes only its size). */
   readonly #pendingTxs = new Set<string>()
   #committedTxs = 0
@@ -84,7 +80,7 @@ export class ValidatorNode implements NodeApi {
     network: NetworkHost
     verifier: SignatureVerifier
     executor: ParallelExecutor | undefined
-    build: (node: ValidatorNode) => { mempool: Mempool; driver: ConsensusDriver; committer: BlockCommitter }
+    build: (node: ValidatorNode) => Wired
   }) {
     this.config = parts.config
     this.log = parts.log
@@ -96,10 +92,12 @@ export class ValidatorNode implements NodeApi {
     this.#executor = parts.executor
     this.#peerIds = parts.config.genesis.validators.map((v) => v.peerId)
     this.#indexOfPeer = new Map(this.#peerIds.map((id, i) => [id, i]))
-    const { mempool, driver, committer } = parts.build(this)
+    const { mempool, driver, committer, evidence, spammer } = parts.build(this)
     this.mempool = mempool
     this.driver = driver
     this.committer = committer
+    this.evidence = evidence
+    this.#spammer = spammer
     this.http = buildHttpApi(this)
   }
 
@@ -114,6 +112,7 @@ export class ValidatorNode implements NodeApi {
   static async start(configOrPath: string | LoadedConfig, opts: StartOptions = {}): Promise<ValidatorNode> {
     const config = typeof configOrPath === 'string' ? await loadNodeConfig(configOrPath) : configOrPath
     const { node: nc, genesis } = config
+    checkByzantineOptIn(nc, genesis, basename(config.configPath))
     const log = createLogger({ level: nc.logLevel, index: nc.index, ...(opts.logDestination ? { destination: opts.logDestination } : {}) })
     const cleanup: (() => Promise<void> | void)[] = []
     try {
@@ -149,6 +148,7 @@ export class ValidatorNode implements NodeApi {
       const committed = (await store.getBlockByHeight(store.committedHeight()))!
       const safety = await store.loadSafety()
       const recovery = await store.loadRecovery()
+      const storedEvidence = await store.loadEvidence(EVIDENCE_IN_MEMORY)
       const node = new ValidatorNode({
         config,
         log,
@@ -158,11 +158,12 @@ export class ValidatorNode implements NodeApi {
         network,
         verifier,
         executor,
-        build: (self) => self.#wire(genesisBlk, committed, safety, recovery),
+        build: (self) => self.#wire(genesisBlk, committed, safety, recovery, storedEvidence),
       })
       cleanup.push(() => node.http.close())
       await node.http.listen({ host: nc.httpHost, port: nc.httpPort })
       node.driver.start()
+      node.#spammer?.start()
       log.info({ height: committed.height, round: node.driver.core.round, http: `${nc.httpHost}:${nc.httpPort}`, peerId: network.peerId }, 'validator started')
       return node
     } catch (err) {
@@ -179,17 +180,20 @@ export class ValidatorNode implements NodeApi {
     committed: Block,
     safety: Awaited<ReturnType<NodeStore['loadSafety']>>,
     recovery: Awaited<ReturnType<NodeStore['loadRecovery']>>,
-  ): { mempool: Mempool; driver: ConsensusDriver; committer: BlockCommitter } {
+    storedEvidence: Awaited<ReturnType<NodeStore['loadEvidence']>>,
+  ): Wired {
     const { node: nc, genesis: g } = this.config
     const params = g.params
     const committee = new Committee(g.validators.map((v) => v.publicKey))
     const election = new RoundRobin(committee.n)
     const verified = new VerifiedTxs()
     const queue = new BatchQueue()
-    // Any block we learn of (proposal, fetched ancestor, our own) marks its batches as proposed.
-    const recent = new RecentBlocks((block) => {
-      if (block.payload.kind === 'batches') queue.markProposed(block.payload.digests, block.round)
+    const evidence = new EvidenceLog({ committee, store: this.store, metrics: this.metrics, log: this.log }, storedEvidence)
+    const equivocations = new EquivocationWatch(committee, (first, second) => {
+      evidence.record({ kind: 'equivocation', offender: first.author, first: { type: 'proposal', block: first }, second: { type: 'proposal', block: second } })
     })
+    // Every block we learn of (proposal, fetched ancestor, synced, our own) is checked for equivocation.
+    const recent = new RecentBlocks((block) => equivocations.observe(block))
     const batches = new BatchStore({}, { store: this.store, verifier: this.#verifier, verified })
     const others = (first: number): number[] => {
       const order = [first, ...committee.publicKeys.map((_, i) => (first + 1 + i) % committee.n)]
@@ -241,10 +245,11 @@ export class ValidatorNode implements NodeApi {
       committed,
     )
 
+    const { secretKey } = keyPairFromSeed(nc.seed)
     const core = new ConsensusCore({
       index: this.index,
       committee,
-      secretKey: keyPairFromSeed(nc.seed).secretKey,
+      secretKey,
       genesis,
       leaderElection: election,
       baseTimeoutMs: params.baseTimeoutMs,
@@ -272,12 +277,34 @@ export class ValidatorNode implements NodeApi {
       },
     })
 
+    /**
+     * The uncommitted blocks a proposal extends: from the high QC's block down to (excluding) the
+     * executed height, whose batches have left the queue. A block missing from `recent` ends the
+     * walk early; at worst a batch is then proposed twice on a branch (a duplicate receipt).
+     */
+    const pendingBranch = (): Block[] => {
+      const branch: Block[] = []
+      for (let block = recent.get(driver.core.highQc.blockId); block !== undefined && block.height > committer.height; block = recent.get(block.parentQc.blockId)) {
+        branch.push(block)
+      }
+      return branch
+    }
+
+    const honest = (action: SendAction): void => this.#transmit(action, recent)
+    const mode = nc.byzantine?.mode
+    const byzantine = mode === undefined ? undefined : new ByzantineTransmitter(mode, { index: this.index, secretKey, validators: committee.n }, honest)
+    const spammer =
+      mode === 'spam'
+        ? new Spammer({ channels: spamChannels(this.index), peers: this.#peerIds.filter((_, i) => i !== this.index), maxMessageBytes: MAX_MESSAGE_BYTES }, this.network, this.log)
+        : undefined
+    if (mode !== undefined) this.log.warn({ mode }, 'byzantine test mode enabled')
+
     const driver: ConsensusDriver = new ConsensusDriver(
       core,
       this.index,
       {
         persistSafety: (s, recovery) => this.store.saveSafety(s, recovery),
-        transmit: (action) => this.#transmit(action, recent),
+        transmit: byzantine === undefined ? honest : (action) => byzantine.transmit(action),
         fetchPayload: (block) => payload.ensure(block),
         fetchBlock: (id, from) => {
           sync.catchUp(from)
@@ -287,12 +314,13 @@ export class ValidatorNode implements NodeApi {
           // An idle chain would otherwise commit empty blocks as fast as the network allows,
           // each an fsynced write on every validator; waiting briefly for a batch costs
           // nothing under load (batches are always queued) and keeps idle disk use bounded.
-          if (!queue.hasEligible(round)) await queue.waitForBatch(EMPTY_PROPOSAL_WAIT_MS)
+          if (!queue.hasEligible(pendingBranch())) await queue.waitForBatch(EMPTY_PROPOSAL_WAIT_MS)
+          const pending = pendingBranch()
           return {
             payload:
               params.payloadMode === 'batches'
-                ? { kind: 'batches', digests: queue.takeDigests(round, params.maxBlockBatches) }
-                : { kind: 'txs', txs: queue.takeTxs(round, params.maxBlockTxs) },
+                ? { kind: 'batches', digests: queue.takeDigests(pending, params.maxBlockBatches) }
+                : { kind: 'txs', txs: queue.takeTxs(round, pending, params.maxBlockTxs) },
             executedRoot: committer.root,
             executedHeight: committer.height,
           }
@@ -322,6 +350,15 @@ export class ValidatorNode implements NodeApi {
         },
       ).catch((err: unknown) => this.log.error({ err }, 'storing a gossiped batch failed'))
     })
+    // Proposals normally arrive by gossip; a leader may also send one directly (and an
+    // equivocating one sends each version to different validators): both paths are the same.
+    const onConsensusMessage = (message: ConsensusMessage, from: string): void => {
+      if (message.type === 'proposal') {
+        recent.add(message.block)
+        if (message.block.height > committer.height + SYNC_TRIGGER_GAP) sync.catchUp(this.#indexOfPeer.get(from) ?? message.block.author)
+      }
+      this.#deliver(message, from, driver)
+    }
     this.network.onGossip(PROPOSALS_TOPIC, (data, from) => {
       const message = this.#decode(data, from)
       if (message === undefined) return
@@ -329,13 +366,11 @@ export class ValidatorNode implements NodeApi {
         this.metrics.droppedMessages.inc({ reason: 'wrong topic' })
         return
       }
-      recent.add(message.block)
-      if (message.block.height > committer.height + SYNC_TRIGGER_GAP) sync.catchUp(this.#indexOfPeer.get(from) ?? message.block.author)
-      this.#deliver(message, from, driver)
+      onConsensusMessage(message, from)
     })
     this.network.onMessage(CONSENSUS_PROTOCOL, (data, from) => {
       const message = this.#decode(data, from)
-      if (message !== undefined) this.#deliver(message, from, driver)
+      if (message !== undefined) onConsensusMessage(message, from)
     })
     this.network.onRequest(SYNC_BLOCKS_PROTOCOL, (data, from) => sync.answer(data, from))
     this.network.onRequest(SYNC_BATCHES_PROTOCOL, async (data, from) => {
@@ -343,11 +378,12 @@ export class ValidatorNode implements NodeApi {
         return await answerBatchRequest(batches, data, MAX_MESSAGE_BYTES)
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err
+        this.metrics.droppedMessages.inc({ reason: 'malformed batch request' })
         this.log.debug({ peer: from, err: err.message }, 'malformed batch request')
         return undefined
       }
     })
-    return { mempool, driver, committer }
+    return { mempool, driver, committer, evidence, spammer }
   }
 
   /** Untrusted bytes become a message or a counted, logged drop; never an exception. */
@@ -374,15 +410,15 @@ export class ValidatorNode implements NodeApi {
   }
 
   #transmit(action: SendAction, recent: RecentBlocks): void {
-    if (this.config.node.byzantine?.silent) return
     const { message } = action
     const bytes = encodeConsensusMessage(message)
     this.metrics.messagesOut.inc({ type: message.type })
+    // Our own proposals back fetchBlock and sync answers, however they were sent.
+    if (message.type === 'proposal') recent.add(message.block)
     try {
       if (action.type === 'send') {
         this.network.send(this.#peerIds[action.to]!, CONSENSUS_PROTOCOL, bytes)
       } else if (message.type === 'proposal') {
-        recent.add(message.block)
         this.network.publish(PROPOSALS_TOPIC, bytes).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'proposal gossip failed'))
       } else {
         // Timeouts and TCs go directly to each validator: ordered, and not subject to gossip scoring.
@@ -400,16 +436,11 @@ export class ValidatorNode implements NodeApi {
         this.metrics.roundChanges.inc({ reason: action.reason })
         this.log.debug({ round: action.round, reason: action.reason }, 'round changed')
         return
-      case 'evidence': {
-        const round = action.first.type === 'proposal' ? action.first.block.round : action.first.type === 'vote' ? action.first.vote.round : action.first.type === 'timeout' ? action.first.timeout.round : action.first.tc.round
-        this.metrics.evidence.inc({ kind: action.kind })
-        this.#evidence.push({ kind: action.kind, offender: action.offender, round })
-        if (this.#evidence.length > MAX_EVIDENCE) this.#evidence.shift()
-        this.log.warn({ kind: action.kind, offender: action.offender, round }, 'byzantine behaviour detected')
+      case 'evidence':
+        this.evidence.record(action)
         return
-      }
       case 'rejected':
-        this.metrics.droppedMessages.inc({ reason: 'rejected by consensus' })
+        this.metrics.droppedMessages.inc({ reason: INVALID_SIGNATURE.test(action.reason) ? 'invalid signature' : 'rejected by consensus' })
         this.log.debug({ from: action.from, reason: action.reason }, 'consensus rejected a message')
     }
   }
@@ -463,13 +494,15 @@ export class ValidatorNode implements NodeApi {
       mempool: this.mempool.size,
       committedTxs: this.#committedTxs,
       executedRoot: toHex(this.committer.root),
-      evidence: [...this.#evidence],
+      evidence: this.evidence.views(),
+      evidenceCount: this.evidence.count,
     }
   }
 
   /** Clean shutdown: stop accepting work, let the current commit finish, close everything. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      this.#spammer?.stop()
       this.driver.stop()
       this.commits.close()
       await this.http.close()
@@ -478,6 +511,7 @@ export class ValidatorNode implements NodeApi {
       await this.network.stop()
       await this.#verifier.close()
       await this.#executor?.close()
+      await this.evidence.flush()
       await this.store.close()
       this.log.info('validator stopped')
       this.log.flush()
@@ -485,6 +519,22 @@ export class ValidatorNode implements NodeApi {
     return this.#stopping
   }
 }
+
+/** What `#wire` builds for the constructor. */
+interface Wired {
+  readonly mempool: Mempool
+  readonly driver: ConsensusDriver
+  readonly committer: BlockCommitter
+  readonly evidence: EvidenceLog
+  readonly spammer: Spammer | undefined
+}
+
+/**
+ * The core's rejection reasons are free text; the ones from a failed signature check (core
+ * `verify*` errors: "invalid signature", "invalid signature of validator i") get their own drop
+ * reason, so forged or corrupted traffic shows apart from stale or misrouted messages.
+ */
+const INVALID_SIGNATURE = /invalid signature/
 
 /**
  * A proposal this many heights above our committed height means we fell behind: fetch committed

@@ -217,6 +217,7 @@ export class BlockSync {
       req = decodeSyncRequest(data)
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err
+      this.#m.metrics.droppedMessages.inc({ reason: 'malformed sync request' })
       this.#m.log.debug({ peer: fromPeer, err: err.message }, 'malformed sync request')
       return undefined
     }

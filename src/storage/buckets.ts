@@ -28,6 +28,11 @@ export const Bucket = {
   safety: 0x0a,
   /** 'recovery' -> canonical `RecoveryState` (high QC, last TC), written with the safety record */
   consensus: 0x0b,
+  /**
+   * round (u64 BE) | offender (u16 BE) | kind (utf8) -> msgpack `StoredEvidence` (both conflicting
+   * signed messages, canonical bytes); one record per (round, offender, kind), in round order
+   */
+  evidence: 0x0c,
 } as const
 
 export type BucketId = (typeof Bucket)[keyof typeof Bucket]

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { batchDigestOfEncoding } from '../core/batch.ts'
 import { decodeBlock, encodeBlock, type Block } from '../core/block.ts'
@@ -19,7 +20,9 @@ import {
   decodeTxRecord,
   encodeAccount,
   encodeChainMeta,
+  decodeEvidence,
   encodeComputeValue,
+  encodeEvidence,
   encodeReceipts,
   encodeRecovery,
   encodeSafety,
@@ -27,6 +30,7 @@ import {
   type AccountState,
   type ChainMeta,
   type ComputeValue,
+  type StoredEvidence,
   type StoredReceipt,
   type TxRecord,
 } from './values.ts'
@@ -38,6 +42,15 @@ import {
  * left half-written many times over (a commit is one atomic batch, so at most one is at risk).
  */
 export const INTEGRITY_DEPTH = 64
+
+/**
+ * File next to LevelDB's own, written with fsync once genesis is durable. It lives outside the
+ * database so that losing LevelDB's files (a log truncated to nothing opens as an EMPTY database)
+ * cannot also erase the fact that this directory held a chain: without it the node would restart
+ * from genesis with no safety record and could sign a second vote for a round it already voted in.
+ * Content: JSON `{genesisBlockId: hex}`.
+ */
+export const INITIALIZED_MARKER = 'NODE_INITIALIZED'
 
 const META_KEY = namedKey(Bucket.meta, 'chain')
 const SAFETY_KEY = namedKey(Bucket.safety, 'safety')
@@ -75,6 +88,18 @@ type Op = { type: 'put'; key: Uint8Array; value: Uint8Array }
  */
 function plainBytes(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
+
+/** Round first, so the key order is round order and the newest records are the last keys. */
+function evidenceKey(e: StoredEvidence): Uint8Array {
+  const kind = new TextEncoder().encode(e.kind)
+  const key = new Uint8Array(1 + 8 + 2 + kind.length)
+  const view = new DataView(key.buffer)
+  key[0] = Bucket.evidence
+  view.setBigUint64(1, BigInt(e.round))
+  view.setUint16(9, e.offender)
+  key.set(kind, 11)
+  return key
 }
 
 function isAccountState(v: AccountState | ComputeValue): v is AccountState {
@@ -123,6 +148,8 @@ export class NodeStore {
       store.meta = metaBytes === undefined ? undefined : store.decode('chain meta', metaBytes, decodeChainMeta)
       store.lastSafety = await store.loadSafety()
       await store.verifyIntegrity()
+      // A directory initialized before markers existed, or a crash between genesis and marker.
+      if (store.meta !== undefined && !existsSync(join(dir, INITIALIZED_MARKER))) store.writeInitializedMarker((await store.committedBlockId(0))!)
     } catch (err) {
       await db.close()
       throw err
@@ -161,6 +188,7 @@ export class NodeStore {
     ]
     await this.db.batch(ops, { sync: true })
     this.meta = meta
+    this.writeInitializedMarker(g.block.id)
   }
 
   // --- safety and consensus recovery data -------------------------------------------------------
@@ -210,9 +238,17 @@ export class NodeStore {
   }
 
   async getBlock(id: Uint8Array): Promise<Block | undefined> {
+    const bytes = await this.read(bucketKey(Bucket.block, id), `block ${toHex(id)}`)
+    return bytes === undefined ? undefined : this.decodeBlockAt(id, bytes)
+  }
+
+  /** Every stored block, committed or not: offline checks (`bftlab check`) scan their certificates. */
+  async loadAllBlocks(): Promise<Block[]> {
+    return (await this.scan(Bucket.block)).map(([key, bytes]) => this.decodeBlockAt(key.subarray(1), bytes))
+  }
+
+  private decodeBlockAt(id: Uint8Array, bytes: Uint8Array): Block {
     const what = `block ${toHex(id)}`
-    const bytes = await this.read(bucketKey(Bucket.block, id), what)
-    if (bytes === undefined) return undefined
     const block = this.decode(what, bytes, decodeBlock)
     if (!bytesEqual(block.id, id)) throw new StorageCorruptionError(this.dir, `${what}: stored bytes hash to block ${toHex(block.id)}`)
     return block
@@ -381,6 +417,29 @@ export class NodeStore {
     return bytes
   }
 
+  // --- evidence of byzantine behaviour -------------------------------------------------------------
+
+  /**
+   * Idempotent: one record per (round, offender, kind). Not fsynced: evidence is diagnostic, and
+   * a record lost in a crash costs nothing to consensus (the offender's messages stay signed).
+   */
+  async putEvidence(e: StoredEvidence): Promise<void> {
+    await this.db.put(evidenceKey(e), encodeEvidence(e))
+  }
+
+  /** The `limit` records of the highest rounds (oldest first) and how many are stored in all. */
+  async loadEvidence(limit: number): Promise<{ records: StoredEvidence[]; total: number }> {
+    try {
+      const range = bucketRange(Bucket.evidence)
+      const total = (await this.db.keys(range).all()).length
+      const newest = await this.db.values({ ...range, reverse: true, limit }).all()
+      const records = newest.reverse().map((bytes, i) => this.decode(`evidence record ${i}`, plainBytes(bytes), decodeEvidence))
+      return { records, total }
+    } catch (err) {
+      throw this.translate(err, 'bucket evidence')
+    }
+  }
+
   // --- integrity -----------------------------------------------------------------------------------
 
   /**
@@ -397,6 +456,7 @@ export class NodeStore {
         const bucket = BUCKET_NAMES[anyKey[0] as BucketId] ?? `unknown prefix 0x${anyKey[0]!.toString(16)}`
         throw new StorageCorruptionError(this.dir, `the chain meta record is missing although the database holds data (first key in bucket ${bucket})`)
       }
+      this.refuseForgottenChain()
       return
     }
     if (meta.executedHeight > meta.committedHeight) {
@@ -435,6 +495,40 @@ export class NodeStore {
     const top = expected - 1
     if (top < committedHeight) throw new StorageCorruptionError(this.dir, `committed height is ${committedHeight} but the height index stops at ${top}`)
     if (top > committedHeight) throw new StorageCorruptionError(this.dir, `height index reaches ${top}, beyond the committed height ${committedHeight}`)
+  }
+
+  /** An empty database in a directory whose marker says it held a chain: LevelDB's files were lost. */
+  private refuseForgottenChain(): void {
+    const marker = join(this.dir, INITIALIZED_MARKER)
+    if (!existsSync(marker)) return
+    let genesis: string
+    try {
+      genesis = `genesis ${String((JSON.parse(readFileSync(marker, 'utf8')) as { genesisBlockId?: unknown }).genesisBlockId)}`
+    } catch (err) {
+      genesis = `an unreadable genesis id (${(err as Error).message})`
+    }
+    throw new StorageCorruptionError(
+      this.dir,
+      `the database is empty, but ${marker} records that it was initialized with ${genesis}: LevelDB's files were truncated or deleted, ` +
+        'and with them the safety record (the last round this validator voted in); starting from an empty database could sign a second, conflicting vote',
+    )
+  }
+
+  /** fsyncs the file and its directory entry, so the marker survives exactly like the genesis batch. */
+  private writeInitializedMarker(genesisBlockId: Uint8Array): void {
+    const fd = openSync(join(this.dir, INITIALIZED_MARKER), 'w')
+    try {
+      writeSync(fd, JSON.stringify({ genesisBlockId: toHex(genesisBlockId) }) + '\n')
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    const dirFd = openSync(this.dir, 'r')
+    try {
+      fsyncSync(dirFd)
+    } finally {
+      closeSync(dirFd)
+    }
   }
 
   // --- helpers -------------------------------------------------------------------------------------

@@ -202,6 +202,35 @@ export function decodeSafety(bytes: Uint8Array): SafetyState {
   }
 }
 
+/**
+ * Proof that a validator signed two conflicting messages (src/node/evidence.ts checks it before it
+ * is stored). `first`/`second` are canonical consensus-message bytes, opaque to storage.
+ */
+export interface StoredEvidence {
+  readonly kind: string
+  readonly offender: number
+  readonly round: number
+  readonly first: Uint8Array
+  readonly second: Uint8Array
+}
+
+export function encodeEvidence(e: StoredEvidence): Uint8Array {
+  return packr.pack({ kind: e.kind, offender: e.offender, round: e.round, first: e.first, second: e.second })
+}
+
+export function decodeEvidence(bytes: Uint8Array): StoredEvidence {
+  const o = unpackObject(bytes, 'evidence')
+  const kind = o['kind']
+  if (typeof kind !== 'string') throw new ValueShapeError('evidence.kind: expected a string')
+  return {
+    kind,
+    offender: countField(o, 'offender', 'evidence'),
+    round: countField(o, 'round', 'evidence'),
+    first: bytesField(o, 'first', 'evidence'),
+    second: bytesField(o, 'second', 'evidence'),
+  }
+}
+
 /* Recovery record: canonical QC highQc | option<TC> lastTc (consensus objects keep their own encoding). */
 export function encodeRecovery(r: RecoveryState): Uint8Array {
   const w = new Writer(512)
