@@ -340,15 +340,24 @@ export class ValidatorNode implements NodeApi {
       this.log.child({ module: 'consensus' }),
     )
 
+    // Batches from one peer are verified concurrently but queued in arrival order: verification
+    // finishing out of order would let an author's batch n+1 be proposed before batch n, and the
+    // txs of a sender whose nonces span both would then fail as "bad nonce".
+    const arrivalOrder = new Map<string, Promise<void>>()
     this.network.onGossip(BATCHES_TOPIC, (data, from) => {
-      batches.put(data, from).then(
-        (stored) => queue.add(stored.batch, stored.digest),
+      const stored = batches.put(data, from)
+      const queued = (arrivalOrder.get(from) ?? Promise.resolve()).then(() => stored).then(
+        (batch) => queue.add(batch.batch, batch.digest),
         (err: unknown) => {
           if (!(err instanceof BatchRejectedError)) throw err
           this.metrics.droppedMessages.inc({ reason: 'invalid batch' })
           this.log.warn({ peer: from, err: err.message }, 'invalid batch dropped')
         },
       ).catch((err: unknown) => this.log.error({ err }, 'storing a gossiped batch failed'))
+      arrivalOrder.set(from, queued)
+      void queued.then(() => {
+        if (arrivalOrder.get(from) === queued) arrivalOrder.delete(from)
+      })
     })
     // Proposals normally arrive by gossip; a leader may also send one directly (and an
     // equivocating one sends each version to different validators): both paths are the same.
