@@ -1,30 +1,18 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import { LocalTestnet } from '../../src/testnet/local-testnet.ts'
-import { presignTransfers, type LoadAccount } from '../../src/testnet/presign.ts'
-import { accountStates, commonChain, freshAccounts, processesMentioning, status, submitAtSenderNodes, waitCommitted } from './helpers.ts'
+import { describe, it } from 'node:test'
+import { presignTransfers } from '../../src/testnet/presign.ts'
+import { accountStates, commonChain, status, submitAtSenderNodes, useTestnet, waitCommitted } from './helpers.ts'
 
 const VALIDATORS = 4
 const ACCOUNTS = 8
 const TXS_PER_ACCOUNT = 5
 
 describe('4 validator processes on 127.0.0.1', { timeout: 120_000 }, () => {
-  let testnet: LocalTestnet
-  let accounts: LoadAccount[]
-
-  before(async () => {
-    testnet = await LocalTestnet.create({ validators: VALIDATORS, accounts: ACCOUNTS })
-    testnet.start()
-    await testnet.waitReady({ timeoutMs: 60_000 })
-    accounts = await freshAccounts(testnet)
-  })
-  after(async () => {
-    await testnet.stop()
-    assert.deepEqual(processesMentioning(testnet.dir), [], 'no node process survives the testnet')
-    await testnet.remove()
-  })
+  const net = useTestnet({ validators: VALIDATORS, accounts: ACCOUNTS })
 
   it('commits txs submitted at every node, with one chain and one state everywhere', async () => {
+    const testnet = net.testnet()
+    const accounts = net.accounts()
     const txs = await presignTransfers(accounts, ACCOUNTS * TXS_PER_ACCOUNT)
     // Sender s submits only at node s mod 4, so every node admits and batches some of the txs.
     await submitAtSenderNodes(testnet, txs, 0, txs.encoded.length)

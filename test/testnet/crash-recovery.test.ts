@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { after, before, describe, it } from 'node:test'
-import { LocalTestnet } from '../../src/testnet/local-testnet.ts'
+import { describe, it } from 'node:test'
 import { runLoad } from '../../src/testnet/load.ts'
-import { presignTransfers, type LoadAccount } from '../../src/testnet/presign.ts'
-import { accountStates, commonChain, freshAccounts, processesMentioning, status, waitForHeight } from './helpers.ts'
+import { presignTransfers } from '../../src/testnet/presign.ts'
+import { accountStates, commonChain, status, useTestnet, waitForHeight } from './helpers.ts'
 
 const VALIDATORS = 4
 const VICTIM = 3
@@ -12,22 +11,11 @@ const RATE = 100
 const LOAD_S = 24
 
 describe('one validator crashes under load and comes back', { timeout: 120_000 }, () => {
-  let testnet: LocalTestnet
-  let accounts: LoadAccount[]
-
-  before(async () => {
-    testnet = await LocalTestnet.create({ validators: VALIDATORS, accounts: 30 })
-    testnet.start()
-    await testnet.waitReady({ timeoutMs: 60_000 })
-    accounts = await freshAccounts(testnet)
-  })
-  after(async () => {
-    await testnet.stop()
-    assert.deepEqual(processesMentioning(testnet.dir), [], 'no node process survives the testnet')
-    await testnet.remove()
-  })
+  const net = useTestnet({ validators: VALIDATORS, accounts: 30 })
 
   it('the other three keep committing; the restarted one catches up to the same chain and state', async () => {
+    const testnet = net.testnet()
+    const accounts = net.accounts()
     const survivors = testnet.urls.filter((_, i) => i !== VICTIM)
     const txs = await presignTransfers(accounts, RATE * LOAD_S)
     // Load only the survivors, so no client tx is lost with the victim's mempool.

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { after, before } from 'node:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import { toHex } from '../../src/core/hash.ts'
 import { loadGenesis } from '../../src/node/config.ts'
 import type { StatusView, TxStatus } from '../../src/node/http.ts'
 import { genesisAccounts } from '../../src/testnet/accounts.ts'
-import type { LocalTestnet } from '../../src/testnet/local-testnet.ts'
+import { LocalTestnet, type LocalTestnetOptions } from '../../src/testnet/local-testnet.ts'
 import { fetchJson, submitTxs } from '../../src/testnet/node-client.ts'
 import type { LoadAccount, PresignedTxs } from '../../src/testnet/presign.ts'
 import { CLI_ENTRY } from '../../src/testnet/processes.ts'
@@ -57,6 +58,31 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`)
     await new Promise((r) => setTimeout(r, intervalMs))
+  }
+}
+
+/**
+ * Runs a fresh testnet of real node processes for the enclosing `describe`: started and ready
+ * before its tests, stopped after them, with proof that no node process outlives it.
+ */
+export function useTestnet(opts: LocalTestnetOptions): { testnet: () => LocalTestnet; accounts: () => LoadAccount[] } {
+  let testnet: LocalTestnet | undefined
+  let accounts: LoadAccount[] = []
+  before(async () => {
+    testnet = await LocalTestnet.create(opts)
+    testnet.start()
+    await testnet.waitReady({ timeoutMs: 60_000 })
+    accounts = await freshAccounts(testnet)
+  })
+  after(async () => {
+    if (testnet === undefined) return
+    await testnet.stop()
+    assert.deepEqual(processesMentioning(testnet.dir), [], 'no node process survives the testnet')
+    await testnet.remove()
+  })
+  return {
+    testnet: () => testnet ?? assert.fail('testnet not started'),
+    accounts: () => accounts,
   }
 }
 

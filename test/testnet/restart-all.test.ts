@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { readSignedLog, type SignedStatement } from '../../src/testnet/check-sources.ts'
 import { checkDoubleSigning } from '../../src/testnet/check.ts'
-import { LocalTestnet } from '../../src/testnet/local-testnet.ts'
-import { presignTransfers, type LoadAccount } from '../../src/testnet/presign.ts'
-import { commonChain, freshAccounts, processesMentioning, status, submitAtSenderNodes, waitCommitted, waitForHeight } from './helpers.ts'
+import type { LocalTestnet } from '../../src/testnet/local-testnet.ts'
+import { presignTransfers } from '../../src/testnet/presign.ts'
+import { commonChain, status, submitAtSenderNodes, useTestnet, waitCommitted, waitForHeight } from './helpers.ts'
 
 const VALIDATORS = 4
 const ACCOUNTS = 8
@@ -15,22 +15,11 @@ async function signedVotes(testnet: LocalTestnet): Promise<SignedStatement[][]> 
 }
 
 describe('all validators crash and restart', { timeout: 120_000 }, () => {
-  let testnet: LocalTestnet
-  let accounts: LoadAccount[]
-
-  before(async () => {
-    testnet = await LocalTestnet.create({ validators: VALIDATORS, accounts: ACCOUNTS, logLevel: 'debug' })
-    testnet.start()
-    await testnet.waitReady({ timeoutMs: 60_000 })
-    accounts = await freshAccounts(testnet)
-  })
-  after(async () => {
-    await testnet.stop()
-    assert.deepEqual(processesMentioning(testnet.dir), [], 'no node process survives the testnet')
-    await testnet.remove()
-  })
+  const net = useTestnet({ validators: VALIDATORS, accounts: ACCOUNTS, logLevel: 'debug' })
 
   it('resumes from disk without losing committed txs or signing two votes for one round', async () => {
+    const testnet = net.testnet()
+    const accounts = net.accounts()
     const txs = await presignTransfers(accounts, ACCOUNTS * 6)
     const half = ACCOUNTS * 3
     const before = await submitAtSenderNodes(testnet, txs, 0, half)
