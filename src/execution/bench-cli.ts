@@ -1,0 +1,337 @@
+import { writeFileSync } from 'node:fs'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { Piscina } from 'piscina'
+import { InvalidArgumentError, type Command } from 'commander'
+import { toHex } from '../core/hash.ts'
+import { describeEnvironment, measureVerifiesPerSec, type RunEnvironment } from '../testnet/environment.ts'
+import { generateBenchBlock, type BenchBlock, type HotSpec } from './bench-blocks.ts'
+import { executeSequential, prepareBlock, type ExecutionStats } from './executor.ts'
+import { ParallelExecutor, type ExecutionPolicy } from './parallel.ts'
+import { receiptsHash } from './receipts.ts'
+import { TX_BASE_COST_US, buildSchedule } from './schedule.ts'
+import { burnCompute } from './transition.ts'
+import type { WorkerTask } from './wire.ts'
+
+/**
+ * `bftlab exec-bench`: sequential oracle vs parallel executor on the Block-STM grid (p2p
+ * transfers / compute txs among N accounts). Same block, same process, after warm-up; each
+ * cell reports medians of `runs` alternating runs. Signing is done before timing (admission's job).
+ */
+
+export interface ExecBenchOptions {
+  readonly accounts: readonly number[]
+  readonly txs: readonly number[]
+  readonly computeUs: readonly number[]
+  readonly workers: readonly number[]
+  readonly hot?: HotSpec
+  readonly runs: number
+  readonly seed: number
+  readonly policy: ExecutionPolicy
+  readonly json?: string
+}
+
+export interface ExecBenchPoint {
+  readonly accounts: number
+  readonly txs: number
+  readonly computeUs: number
+  readonly workers: number
+  readonly hot: HotSpec | null
+  /** Path the parallel executor took (`auto` may fall back to sequential). */
+  readonly path: 'sequential' | 'parallel'
+  readonly seqMs: number
+  readonly parMs: number
+  readonly speedup: number
+  readonly efficiency: number
+  readonly reexecPerTx: number
+  readonly rootsMatch: boolean
+  /**
+   * Share of txs that touch a key an earlier tx of the block touched: what an optimistic
+   * executor running every tx on the pre-block snapshot would have to re-execute at least once.
+   */
+  readonly conflictingTxFraction: number
+  /** Critical path ÷ total estimated work: 1 / the best speedup any scheduler can reach on this block. */
+  readonly criticalPathShare: number
+}
+
+export interface CalibrationPoint {
+  readonly workers: number
+  readonly tasks: number
+  readonly bytesPerTask: number
+  readonly unitsPerTask: number
+  readonly speedup: number
+}
+
+export interface ExecBenchReport {
+  readonly config: ExecBenchOptions
+  readonly env: RunEnvironment & { readonly usPerComputeUnit: number }
+  readonly points: ExecBenchPoint[]
+  readonly calibration: CalibrationPoint[]
+}
+
+export const FULL_GRID = {
+  accounts: [2, 10, 100, 1000, 10000],
+  txs: [1000, 10000],
+  computeUs: [0, 10, 50, 200],
+  workers: [1, 2],
+} as const
+
+export const QUICK_GRID = { accounts: [2, 1000], txs: [1000], computeUs: [0, 50], workers: [2] } as const
+
+export const MIN_RUNS = 5
+
+/** Bytes an execute task carries per tx: encoded tx (≈190 B) + index + hash + its shipped pre-state. */
+const TASK_BYTES_PER_TX = 300
+
+/**
+ * A full GC before every timed run (outside the timing): otherwise whichever run comes second
+ * pays for the first one's garbage — a block's ~2 KB LtHash buffers per changed entry — which
+ * measured as a consistent 2× on 1,000-transfer blocks.
+ */
+function garbageCollector(): () => void {
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}
+
+/** Measured cost of one compute unit here (the constant was calibrated to ≈1 µs on the reference machine). */
+function measureUsPerComputeUnit(): number {
+  const units = 20_000
+  burnCompute(new Uint8Array(32), units)
+  const start = performance.now()
+  burnCompute(new Uint8Array(32), units)
+  return ((performance.now() - start) * 1000) / units
+}
+
+export async function runExecBench(opts: ExecBenchOptions, log: (line: string) => void = console.log): Promise<ExecBenchReport> {
+  if (opts.runs < MIN_RUNS) throw new RangeError(`--runs must be at least ${MIN_RUNS} (medians of fewer runs are noise on a shared machine), got ${opts.runs}`)
+  const env = { ...describeEnvironment(measureVerifiesPerSec()), usPerComputeUnit: round(measureUsPerComputeUnit(), 3) }
+  log(`exec-bench: node ${env.node}, ${env.cpuModel}, ${env.cores} cores, 1 compute unit = ${env.usPerComputeUnit} µs, runs=${opts.runs}, seed=${opts.seed}, policy=${opts.policy}`)
+  const header = ['accounts', 'txs', 'computeUs', 'workers', 'path', 'seqMs', 'parMs', 'speedup', 'efficiency', 'reexec/tx', 'rootsMatch', 'conflicting', 'critPath']
+  log(header.map((h) => h.padStart(11)).join(' '))
+
+  const collectGarbage = garbageCollector()
+  const executors = new Map(opts.workers.map((w) => [w, new ParallelExecutor({ workers: w, policy: opts.policy })]))
+  const points: ExecBenchPoint[] = []
+  /** Per worker count, the messaging pattern of the heaviest parallel cell, replayed as pure compute. */
+  const heaviest = new Map<number, { tasks: number; bytes: number; units: number; seqMs: number }>()
+  try {
+    for (const txs of opts.txs) {
+      for (const accounts of opts.accounts) {
+        for (const computeUs of opts.computeUs) {
+          const block = generateBenchBlock({ accounts, txs, computeUs, hot: opts.hot, seed: opts.seed })
+          const schedule = buildSchedule(prepareBlock(block.txs, {}))
+          const conflictingTxFraction = round(schedule.executable.filter((i) => schedule.preds[i]!.length > 0).length / txs, 3)
+          const criticalPathShare = round(schedule.criticalPathUs / schedule.totalCostUs, 3)
+          for (const [workers, executor] of executors) {
+            const { seqMs, parMs, rootsMatch, stats } = await measureCell(block, executor, opts.runs, collectGarbage)
+            const { path, tasks, reexecutions } = stats
+            const point: ExecBenchPoint = {
+              accounts,
+              txs,
+              computeUs,
+              workers,
+              hot: opts.hot ?? null,
+              path,
+              seqMs: round(seqMs),
+              parMs: round(parMs),
+              speedup: round(seqMs / parMs, 3),
+              efficiency: round(seqMs / parMs / workers, 3),
+              reexecPerTx: round(reexecutions / txs, 4),
+              rootsMatch,
+              conflictingTxFraction,
+              criticalPathShare,
+            }
+            points.push(point)
+            log([accounts, txs, computeUs, workers, path, point.seqMs, point.parMs, point.speedup, point.efficiency, point.reexecPerTx, rootsMatch, conflictingTxFraction, criticalPathShare].map((v) => String(v).padStart(11)).join(' '))
+            const bytes = block.txs.length * TASK_BYTES_PER_TX
+            if (path === 'parallel' && tasks > 0 && seqMs > (heaviest.get(workers)?.seqMs ?? 0)) {
+              heaviest.set(workers, { tasks, bytes, units: Math.round(block.txs.length * (computeUs + TX_BASE_COST_US)), seqMs })
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...executors.values()].map((e) => e.close()))
+  }
+
+  const calibration: CalibrationPoint[] = []
+  for (const [workers, pattern] of heaviest) {
+    const point = await calibrate(workers, pattern.tasks, pattern.bytes, pattern.units, opts.runs)
+    calibration.push(point)
+    log(
+      `calibration (workers=${workers}): conflict-free pure compute, ${point.tasks} tasks × ${point.bytesPerTask} B × ${point.unitsPerTask} units → best speedup ${point.speedup}× (efficiency ${round(point.speedup / workers, 3)})`,
+    )
+  }
+  const report: ExecBenchReport = { config: opts, env, points, calibration }
+  if (opts.json !== undefined) {
+    writeFileSync(opts.json, JSON.stringify(report, null, 2) + '\n')
+    log(`wrote ${opts.json}`)
+  }
+  return report
+}
+
+interface CellTiming {
+  readonly seqMs: number
+  readonly parMs: number
+  /** Every parallel run's state root and receipts hash equal the sequential oracle's. */
+  readonly rootsMatch: boolean
+  readonly stats: ExecutionStats
+}
+
+/** Medians of `runs` timed sequential/parallel pairs on the same block, after one warm-up pair. */
+async function measureCell(block: BenchBlock, executor: ParallelExecutor, runs: number, collectGarbage: () => void): Promise<CellTiming> {
+  const oracle = executeSequential(block.genesis, block.txs)
+  const oracleRoot = toHex(oracle.root)
+  const oracleReceipts = toHex(receiptsHash(oracle.receipts))
+  const seqTimes: number[] = []
+  const parTimes: number[] = []
+  let rootsMatch = true
+  let stats: ExecutionStats = oracle.stats
+  const timeSequential = (): number => {
+    collectGarbage()
+    const start = performance.now()
+    executeSequential(block.genesis, block.txs)
+    return performance.now() - start
+  }
+  const timeParallel = async (): Promise<number> => {
+    collectGarbage()
+    const start = performance.now()
+    const result = await executor.execute(block.genesis, block.txs)
+    const ms = performance.now() - start
+    rootsMatch &&= toHex(result.root) === oracleRoot && toHex(receiptsHash(result.receipts)) === oracleReceipts
+    stats = result.stats
+    return ms
+  }
+  for (let run = -1; run < runs; run++) {
+    // Alternate which goes first, on top of the forced GC, so neither side systematically
+    // runs on a warmer cache or a fuller heap.
+    const parBefore = run % 2 !== 0 ? await timeParallel() : undefined
+    const seqMs = timeSequential()
+    const parMs = parBefore ?? (await timeParallel())
+    if (run < 0) continue // warm-up
+    seqTimes.push(seqMs)
+    parTimes.push(parMs)
+  }
+  return { seqMs: median(seqTimes), parMs: median(parTimes), rootsMatch, stats }
+}
+
+/**
+ * The ceiling for this machine: the same number of tasks and bytes as a real parallel block,
+ * but with no dependencies and pure compute, against the same compute on the main thread.
+ */
+async function calibrate(workers: number, tasks: number, totalBytes: number, totalUnits: number, runs: number): Promise<CalibrationPoint> {
+  const pool = new Piscina<WorkerTask, ArrayBuffer>({ filename: new URL('./worker.ts', import.meta.url).href, minThreads: workers, maxThreads: workers })
+  const bytesPerTask = Math.ceil(totalBytes / tasks)
+  const unitsPerTask = Math.ceil(totalUnits / tasks)
+  try {
+    let best = 0
+    for (let run = -1; run < runs; run++) {
+      const seqStart = performance.now()
+      for (let t = 0; t < tasks; t++) burnCompute(new Uint8Array(32), unitsPerTask)
+      const seqMs = performance.now() - seqStart
+      const parStart = performance.now()
+      await Promise.all(
+        Array.from({ length: tasks }, () => {
+          const bytes = new ArrayBuffer(bytesPerTask)
+          return pool.run({ kind: 'burn', bytes, units: unitsPerTask }, { transferList: [bytes] })
+        }),
+      )
+      const parMs = performance.now() - parStart
+      if (run >= 0) best = Math.max(best, seqMs / parMs)
+    }
+    return { workers, tasks, bytesPerTask, unitsPerTask, speedup: round(best, 3) }
+  } finally {
+    await pool.destroy()
+  }
+}
+
+function intList(flag: string, min: number): (raw: string) => number[] {
+  return (raw) => {
+    const values = raw.split(',').map((s) => s.trim())
+    return values.map((s) => {
+      const v = Number(s)
+      if (!/^[0-9]+$/.test(s) || !Number.isSafeInteger(v) || v < min) throw new InvalidArgumentError(`${flag} expects comma-separated integers ≥ ${min}, got ${JSON.stringify(s)}.`)
+      return v
+    })
+  }
+}
+
+function hotSpec(raw: string): HotSpec {
+  const match = /^(0?\.[0-9]+|1(?:\.0*)?|0):([1-9][0-9]*)$/.exec(raw.trim())
+  if (match === null) throw new InvalidArgumentError(`--hot expects p:k with p in [0,1] and k ≥ 1 (e.g. 0.5:1), got ${JSON.stringify(raw)}.`)
+  return { p: Number(match[1]), k: Number(match[2]) }
+}
+
+function positiveInt(flag: string): (raw: string) => number {
+  const parse = intList(flag, 1)
+  return (raw) => {
+    const values = parse(raw)
+    if (values.length !== 1) throw new InvalidArgumentError(`${flag} expects one integer, got ${JSON.stringify(raw)}.`)
+    return values[0]!
+  }
+}
+
+interface ExecBenchFlags {
+  accounts?: number[]
+  txs?: number[]
+  computeUs?: number[]
+  workers?: number[]
+  hot?: HotSpec
+  runs: number
+  seed: number
+  policy: ExecutionPolicy
+  json?: string
+  quick?: boolean
+}
+
+/** Flags → options: explicit lists override the grid (`--quick` or the full Block-STM grid). */
+export function execBenchOptions(flags: ExecBenchFlags): ExecBenchOptions {
+  const grid = flags.quick ? QUICK_GRID : FULL_GRID
+  return {
+    accounts: flags.accounts ?? grid.accounts,
+    txs: flags.txs ?? grid.txs,
+    computeUs: flags.computeUs ?? grid.computeUs,
+    workers: flags.workers ?? grid.workers,
+    hot: flags.hot,
+    runs: flags.runs,
+    seed: flags.seed,
+    policy: flags.policy,
+    json: flags.json,
+  }
+}
+
+export function registerExecBenchCommand(program: Command): void {
+  program
+    .command('exec-bench')
+    .description('parallel vs sequential execution on seeded blocks (Block-STM grid)')
+    .option('--txs <list>', 'block sizes, comma-separated (default 1000,10000)', intList('--txs', 1))
+    .option('--accounts <list>', 'account counts (default 2,10,100,1000,10000)', intList('--accounts', 2))
+    .option('--compute-us <list>', 'compute units per tx, ≈ µs (0 = transfers; default 0,10,50,200)', intList('--compute-us', 0))
+    .option('--workers <list>', 'worker threads (default 1,2)', intList('--workers', 1))
+    .option('--hot <p:k>', 'hot-account mode: fraction p of txs go to one of k hot accounts', hotSpec)
+    .option('--runs <n>', `timed runs per cell, median reported (≥ ${MIN_RUNS})`, positiveInt('--runs'), MIN_RUNS)
+    .option('--seed <n>', 'block generator seed', positiveInt('--seed'), 1)
+    .option('--policy <auto|parallel>', 'executor policy: auto may fall back to sequential per block', (raw: string) => {
+      if (raw !== 'auto' && raw !== 'parallel') throw new InvalidArgumentError(`--policy expects auto or parallel, got ${JSON.stringify(raw)}.`)
+      return raw
+    }, 'auto')
+    .option('--json <file>', 'write the result JSON here')
+    .option('--quick', 'small smoke subset (accounts 2,1000; 1000 txs; compute 0,50; 2 workers)')
+    .action(async (flags: ExecBenchFlags) => {
+      const report = await runExecBench(execBenchOptions(flags))
+      const mismatches = report.points.filter((p) => !p.rootsMatch)
+      if (mismatches.length > 0) throw new Error(`${mismatches.length} cells produced a state root or receipts hash different from the sequential oracle`)
+    })
+}

@@ -1,0 +1,128 @@
+import { sha256, toHex } from '../core/hash.ts'
+import { SIGNATURE_BYTES } from '../core/keys.ts'
+import { encodeTx, verifyTx, type Tx } from '../core/tx.ts'
+import { accountEntry, changeDelta, slotEntry, type EntryChange, type StateCommitment } from './commitment.ts'
+import type { Receipt } from './receipts.ts'
+import { FEE_SINK_ID, type Account, type AccountId, type AppliedBlock, type SlotId, type StateWrites, type WorldState } from './state.ts'
+import { BlockOverlay, applyTx } from './transition.ts'
+
+export interface ExecuteOptions {
+  /**
+   * `unverified[i]` marks txs[i] as never signature-checked on this validator (learned via
+   * sync, not admitted locally): the executor verifies it, and an invalid signature gives a
+   * failed receipt `invalid signature`. Every other tx is trusted to be verified at admission.
+   */
+  readonly unverified?: readonly boolean[]
+}
+
+export interface ExecutionStats {
+  readonly path: 'sequential' | 'parallel'
+  /** Worker tasks used (execution, signature checks and commitment partial sums). */
+  readonly tasks: number
+  /** Txs executed more than once; always 0 for the declared-access-set scheduler. */
+  readonly reexecutions: number
+}
+
+/**
+ * A block's outcome. The state passed in is not mutated: `state.apply(result)` installs it
+ * (after the node has persisted `writes` + receipts + root in one atomic batch).
+ */
+export interface ExecutionResult extends AppliedBlock {
+  readonly receipts: readonly Receipt[]
+  /** State root after the block (LtHash commitment). */
+  readonly root: Uint8Array
+  readonly stats: ExecutionStats
+}
+
+/** Per-block facts both executors derive before executing anything. */
+export interface PreparedBlock {
+  readonly txs: readonly Tx[]
+  /** Canonical encoding of each tx (body || signature), the bytes workers receive. */
+  readonly encoded: readonly Uint8Array[]
+  readonly hashes: readonly Uint8Array[]
+  /** Failure reasons decided before execution: `duplicate` (same hash earlier in the block), `invalid signature`. */
+  readonly preFailed: (string | undefined)[]
+}
+
+/**
+ * The tx hash is sha256 of the canonical body, i.e. of the encoding minus the trailing
+ * signature; hashing that prefix avoids encoding every tx twice (same value as core's txHash).
+ */
+export function prepareBlock(txs: readonly Tx[], opts: ExecuteOptions): PreparedBlock {
+  if (opts.unverified !== undefined && opts.unverified.length !== txs.length) {
+    throw new RangeError(`unverified has ${opts.unverified.length} flags for ${txs.length} txs`)
+  }
+  const encoded = txs.map(encodeTx)
+  const hashes = encoded.map((bytes) => sha256(bytes.subarray(0, bytes.length - SIGNATURE_BYTES)))
+  const seen = new Set<string>()
+  const preFailed = hashes.map((hash) => {
+    const id = toHex(hash)
+    if (seen.has(id)) return 'duplicate'
+    seen.add(id)
+    return undefined
+  })
+  return { txs, encoded, hashes, preFailed }
+}
+
+/** Runs txs[i] for every i in `indices` (block order) over `view`, filling `receipts`. */
+export function runTxs(block: PreparedBlock, indices: Iterable<number>, view: BlockOverlay, receipts: Receipt[]): void {
+  for (const i of indices) {
+    const txHash = block.hashes[i]!
+    const preFailure = block.preFailed[i]
+    if (preFailure !== undefined) {
+      receipts[i] = { txHash, status: 'failed', reason: preFailure }
+      continue
+    }
+    const outcome = applyTx(view, block.txs[i]!, txHash)
+    receipts[i] = outcome.ok ? { txHash, status: 'ok' } : { txHash, status: 'failed', reason: outcome.reason }
+  }
+}
+
+/** The block's net writes (fee-sink credit included) and the entry changes they imply. */
+export function collectWrites(base: WorldState, view: BlockOverlay): { writes: StateWrites; changes: EntryChange[] } {
+  const accounts = new Map<AccountId, Account>(view.accounts)
+  if (view.feeSinkCredit > 0n) {
+    const sink = base.account(FEE_SINK_ID) ?? { balance: 0n, nonce: 0n }
+    accounts.set(FEE_SINK_ID, { balance: sink.balance + view.feeSinkCredit, nonce: sink.nonce })
+  }
+  const slots = new Map<SlotId, Uint8Array>(view.slots)
+  const changes: EntryChange[] = []
+  for (const [id, account] of accounts) {
+    const address = Buffer.from(id, 'hex')
+    const before = base.account(id)
+    changes.push({ before: before && accountEntry(address, before), after: accountEntry(address, account) })
+  }
+  for (const [id, value] of slots) {
+    const key = Buffer.from(id, 'hex')
+    const before = base.slot(id)
+    changes.push({ before: before && slotEntry(key, before), after: slotEntry(key, value) })
+  }
+  return { writes: { accounts, slots }, changes }
+}
+
+export function buildResult(
+  base: WorldState,
+  receipts: readonly Receipt[],
+  writes: StateWrites,
+  commitment: StateCommitment,
+  stats: ExecutionStats,
+): ExecutionResult {
+  return { baseVersion: base.version, receipts, writes, commitment, root: commitment.root(), stats }
+}
+
+/**
+ * The reference executor (the oracle the parallel one must match bit for bit): every tx in
+ * block order on the calling thread, signatures of `unverified` txs checked here too.
+ */
+export function executeSequential(state: WorldState, txs: readonly Tx[], opts: ExecuteOptions = {}): ExecutionResult {
+  const block = prepareBlock(txs, opts)
+  opts.unverified?.forEach((unverified, i) => {
+    if (unverified && block.preFailed[i] === undefined && !verifyTx(txs[i]!)) block.preFailed[i] = 'invalid signature'
+  })
+  const view = new BlockOverlay(state)
+  const receipts: Receipt[] = new Array(txs.length)
+  runTxs(block, txs.keys(), view, receipts)
+  const { writes, changes } = collectWrites(state, view)
+  const commitment = state.commitment.plus([changeDelta(changes)])
+  return buildResult(state, receipts, writes, commitment, { path: 'sequential', tasks: 0, reexecutions: 0 })
+}

@@ -1,0 +1,6 @@
+export * from './commitment.ts'
+export * from './state.ts'
+export * from './transition.ts'
+export * from './receipts.ts'
+export * from './executor.ts'
+export * from './parallel.ts'
