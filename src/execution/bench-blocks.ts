@@ -1,7 +1,7 @@
 import { deriveSeed, keyPairFromSeed, type KeyPair } from '../core/keys.ts'
 import { sha256 } from '../core/hash.ts'
 import { signTx, type Tx } from '../core/tx.ts'
-import { seededRandom } from './prng.ts'
+import { Prng } from '../core/prng.ts'
 import { genesisState, type WorldState } from './state.ts'
 
 /** Hot-account mode: a fraction `p` of txs send to (and, if compute, write the slot of) one of `k` hot accounts. */
@@ -44,14 +44,14 @@ function benchSlot(i: number): Uint8Array {
  */
 export function generateBenchBlock(spec: BenchBlockSpec): BenchBlock {
   if (spec.accounts < 2) throw new RangeError(`a bench block needs at least 2 accounts, got ${spec.accounts}`)
-  const rand = seededRandom(spec.seed)
-  const pick = (n: number): number => Math.floor(rand() * n)
+  const prng = new Prng(spec.seed)
+  const pick = (n: number): number => Math.floor(prng.float() * n)
   const genesis = genesisState(Array.from({ length: spec.accounts }, (_, i) => ({ address: benchKey(i).publicKey, balance: GENESIS_BALANCE })))
   const nonces = new Array<bigint>(spec.accounts).fill(0n)
   const txs: Tx[] = []
   for (let t = 0; t < spec.txs; t++) {
     const from = pick(spec.accounts)
-    const hot = spec.hot !== undefined && rand() < spec.hot.p
+    const hot = spec.hot !== undefined && prng.float() < spec.hot.p
     let to = hot ? pick(Math.min(spec.hot!.k, spec.accounts)) : pick(spec.accounts - 1)
     if (!hot && to >= from) to++
     const compute = spec.computeUs > 0

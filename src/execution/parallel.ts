@@ -12,7 +12,7 @@ import {
   type ExecutionResult,
   type PreparedBlock,
 } from './executor.ts'
-import { seededRandom } from './prng.ts'
+import { Prng } from '../core/prng.ts'
 import type { Receipt } from './receipts.ts'
 import { ReadyQueue, buildSchedule, planParallel, type Schedule } from './schedule.ts'
 import type { WorldState } from './state.ts'
@@ -92,8 +92,8 @@ export class ParallelExecutor {
   async execute(state: WorldState, txs: readonly Tx[], opts: ParallelExecuteOptions = {}): Promise<ExecutionResult> {
     const block = prepareBlock(txs, opts)
     const delay = opts.testDelay
-    const rand = delay && seededRandom(delay.seed)
-    const nextDelayMs = (): number => (delay && rand ? rand() * delay.maxMs : 0)
+    const prng = delay && new Prng(delay.seed)
+    const nextDelayMs = (): number => (delay && prng ? prng.float() * delay.maxMs : 0)
     const run = (task: WorkerTask) => this.pool.run(task, { transferList: [task.bytes] })
     let tasks = 0
 

@@ -1,3 +1,5 @@
+import { Prng } from '../core/prng.ts'
+
 /**
  * App-level link fault emulation (the kernel's netem is not available on the test machines).
  *
@@ -19,18 +21,6 @@ export const NO_FAULTS: LinkFaults = { delayMs: 0, jitterMs: 0, lossRate: 0, dow
 
 export type OutboundVerdict = { kind: 'drop'; reason: 'down' | 'loss' } | { kind: 'deliver'; delayMs: number }
 
-/** mulberry32: tiny, fast and good enough for loss decisions; not for anything cryptographic. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function validate(peer: string, faults: LinkFaults): void {
   const bad =
     !(faults.delayMs >= 0) || !(faults.jitterMs >= 0) || !(faults.lossRate >= 0 && faults.lossRate <= 1)
@@ -44,10 +34,10 @@ function validate(peer: string, faults: LinkFaults): void {
 
 export class FaultTable {
   readonly #links = new Map<string, LinkFaults>()
-  readonly #random: () => number
+  readonly #prng: Prng
 
   constructor(seed: number) {
-    this.#random = seededRandom(seed)
+    this.#prng = new Prng(seed)
   }
 
   /** True when any link has a non-trivial fault; the host uses it to pick the gossip path. */
@@ -84,8 +74,8 @@ export class FaultTable {
   outbound(peer: string): OutboundVerdict {
     const f = this.get(peer)
     if (f.down) return { kind: 'drop', reason: 'down' }
-    if (f.lossRate > 0 && this.#random() < f.lossRate) return { kind: 'drop', reason: 'loss' }
-    const jitter = f.jitterMs > 0 ? this.#random() * f.jitterMs : 0
+    if (f.lossRate > 0 && this.#prng.float() < f.lossRate) return { kind: 'drop', reason: 'loss' }
+    const jitter = f.jitterMs > 0 ? this.#prng.float() * f.jitterMs : 0
     return { kind: 'deliver', delayMs: f.delayMs + jitter }
   }
 }

@@ -1,4 +1,4 @@
-import type { Prng } from './prng.ts'
+import type { Prng } from '../core/prng.ts'
 
 /** One-way propagation delay of a link, in virtual ms. */
 export type LatencyModel =

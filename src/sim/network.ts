@@ -1,5 +1,5 @@
 import { maxLatency, sampleLatency, type LatencyModel } from './latency.ts'
-import type { Prng } from './prng.ts'
+import type { Prng } from '../core/prng.ts'
 
 /**
  * Validators in different groups cannot exchange messages from `startMs` until `healMs`.

@@ -3,7 +3,7 @@ import { DEFAULT_CPU } from './cpu.ts'
 import type { ByzantineSpec, CrashSpec, SimConfig } from './config.ts'
 import { maxLatency, type LatencyModel } from './latency.ts'
 import type { PartitionSpec } from './network.ts'
-import { Prng } from './prng.ts'
+import { Prng } from '../core/prng.ts'
 
 export interface ScenarioOptions {
   /** Only these strategies for Byzantine validators (default: all). */

@@ -15,7 +15,7 @@ import { EventQueue } from './event-queue.ts'
 import { LoadModel } from './load.ts'
 import { SimMetrics, type SimStats } from './metrics.ts'
 import { NetworkModel } from './network.ts'
-import { Prng } from './prng.ts'
+import { Prng } from '../core/prng.ts'
 import { TraceHash } from './trace.ts'
 
 export interface SimResult {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { defaultSimConfig, type SimConfig } from '../../src/sim/config.ts'
 import { EventQueue } from '../../src/sim/event-queue.ts'
-import { Prng } from '../../src/sim/prng.ts'
+import { Prng } from '../../src/core/prng.ts'
 import { randomScenario } from '../../src/sim/scenario.ts'
 import { simulate } from '../../src/sim/simulation.ts'
 

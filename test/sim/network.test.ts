@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { parseLatency } from '../../src/sim/latency.ts'
 import { NetworkModel, type NetworkConfig } from '../../src/sim/network.ts'
-import { Prng } from '../../src/sim/prng.ts'
+import { Prng } from '../../src/core/prng.ts'
 
 const base: NetworkConfig = { latency: { kind: 'fixed', ms: 10 }, dropProbability: 0, partitions: [], gstMs: 0, preGstMaxExtraMs: 0, fifo: true }
 const a = { id: 0, index: 0 }

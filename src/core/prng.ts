@@ -1,6 +1,7 @@
 /**
- * Seeded pseudo-random numbers for the simulator. Every random choice in a run (latency, drops,
- * scenario generation) comes from one of these, so a seed fixes the whole run bit for bit.
+ * Seeded pseudo-random numbers for the simulator, emulated link faults and benchmark blocks.
+ * Every random choice in a simulation (latency, drops, scenario generation) comes from one of
+ * these, so a seed fixes the whole run bit for bit.
  * `Math.random` is never used: it cannot be seeded.
  *
  * Generator: sfc32 (Chris Doty-Humphrey's Small Fast Counting generator, 128-bit state, period
