@@ -69,10 +69,11 @@ const paramsSchema = z
     /** Txs per batch: large enough to amortise a gossip message, small enough to ship in ms. */
     batchSize: positiveInt.max(LIMITS.maxBatchTxs).default(500),
     /** A partly filled batch is sealed after this long, bounding added latency at low load. */
-    maxBatchDelayMs: positiveInt.default(20),
+    maxBatchDelayMs: positiveInt.default(100),
     baseTimeoutMs: positiveInt.default(1_000),
     maxTimeoutMs: positiveInt.default(10_000),
     maxBlockBatches: positiveInt.max(LIMITS.maxBlockBatches).default(64),
+    /** Txs per block in both payload modes (batches mode: whole batches while within it). */
     maxBlockTxs: positiveInt.max(LIMITS.maxBlockTxs).default(5_000),
     /**
      * This chain is a test network: its validators may run the byzantine test behaviours of
@@ -189,7 +190,8 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(root)' : out
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
+/** One zod issue as `field.path[2]: what was expected, got what`: how every config and request error names its field. */
+export function formatIssue(issue: z.core.$ZodIssue): string {
   const where = formatPath(issue.path)
   if (issue.code === 'invalid_type') {
     return `${where}: expected ${issue.expected}, got ${describeInput(issue.input)}`

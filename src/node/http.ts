@@ -5,6 +5,7 @@ import { HASH_BYTES, fromHex, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { LIMITS } from '../core/limits.ts'
 import { encodeTx } from '../core/tx.ts'
+import { registerAdminRoutes, type FaultControl } from './admin.ts'
 import type { CommitFeed } from './commit-feed.ts'
 import type { EvidenceView } from './evidence.ts'
 import type { NodeMetrics } from './metrics.ts'
@@ -47,6 +48,8 @@ export interface NodeApi {
   status(): StatusView
   readonly metrics: NodeMetrics
   readonly commits: CommitFeed
+  /** Present on test networks only (src/node/admin.ts): backs the `/admin/*` fault endpoints. */
+  readonly faultControl?: FaultControl | undefined
 }
 
 export const HTTP_LIMITS = {
@@ -180,6 +183,8 @@ export function buildHttpApi(api: NodeApi): FastifyInstance {
     reply.hijack()
     api.commits.subscribe(reply.raw)
   })
+
+  registerAdminRoutes(app, api.faultControl)
 
   return app
 }

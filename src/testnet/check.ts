@@ -258,6 +258,11 @@ export async function readAcks(path: string): Promise<string[]> {
   })
 }
 
+/** Writes what `--acks F` reads: the acknowledged tx hashes as one JSON array. */
+export async function writeAcks(path: string, hashes: readonly string[]): Promise<void> {
+  await writeFile(path, JSON.stringify(hashes) + '\n')
+}
+
 /** Reads every node of the testnet in `dir` (genesis.json, node-<i>.json, node-<i>.log) and runs the four checks. */
 export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
   const dir = resolve(opts.dir)

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PresignedTxs } from './presign.ts'
 import { followCommits, fetchMetrics, submitTxs, type AdmissionReply, type CommitEvent } from './node-client.ts'
+import { ResubmitSchedule } from './resubmissions.ts'
 import { SampleSet, type LatencySummary } from './stats.ts'
 
 /**
@@ -35,6 +36,13 @@ export const DEFAULT_DRAIN_S = 10
 /** How often commits are checked for completeness while draining. */
 const DRAIN_POLL_MS = 100
 
+/**
+ * With resubmission on, a request that cannot reach its validator (killed, restarting) is
+ * retried after this pause instead of its txs being counted as rejected: each sender's txs are
+ * signed with consecutive nonces, so one dropped tx would make all its later ones fail.
+ */
+const UNREACHABLE_RETRY_MS = 500
+
 /** Per-tx lifecycle, one byte each in a typed array (a run can hold millions of txs). */
 const TxState = { unsent: 0, inFlight: 1, accepted: 2, rejected: 3 } as const
 
@@ -51,6 +59,14 @@ export interface LoadOptions {
   readonly warmupS: number
   readonly drainS?: number
   readonly txs: PresignedTxs
+  /**
+   * Resubmit an acknowledged tx not seen committed after this many seconds, and again at
+   * doubling intervals (src/testnet/resubmissions.ts) until it commits or the drain ends: what
+   * a wallet holding its signed txs does. A validator's mempool is volatile: one that crashes loses the txs it acknowledged but had not
+   * yet batched and gossiped, and only the client still has them. Resubmitting is safe (the chain
+   * executes a tx hash once) but adds load, so it is off unless faults are expected.
+   */
+  readonly rebroadcastAfterS?: number
   readonly onSecond?: (s: LiveSecond) => void
   /** Aborting ends submission early; the report covers what was measured until then. */
   readonly signal?: AbortSignal
@@ -92,8 +108,17 @@ export interface LoadResult {
   readonly rounds: number
   readonly timeouts: number
   readonly stateRootMismatches: number
+  /**
+   * Heights at which two validators' commit feeds named different blocks, over the whole run:
+   * the "identical block at every height" check, from what the generator already follows.
+   */
+  readonly safetyViolations: number
   /** Seconds of the steady window (submission after warm-up). */
   readonly windowS: number
+  /** Resubmissions of acknowledged txs (`rebroadcastAfterS`), warm-up included. */
+  readonly resubmittedTxs: number
+  /** Hashes (hex) of every tx a validator accepted, warm-up included: `bftlab check --acks`. */
+  readonly acknowledged: readonly string[]
 }
 
 /** Chain gauges summed or maxed over validators, read from their `/metrics`. */
@@ -129,6 +154,7 @@ async function readGauges(targets: readonly string[]): Promise<ChainGauges> {
 }
 
 interface BlockSeen {
+  readonly id: string
   readonly proposedAt: number
   readonly committedAt: number
   readonly txs: number
@@ -143,6 +169,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   }
   const total = Math.min(txs.encoded.length, Math.ceil(rate * opts.durationS))
   const drainS = opts.drainS ?? DEFAULT_DRAIN_S
+  const resubmissions = opts.rebroadcastAfterS === undefined ? undefined : new ResubmitSchedule(opts.rebroadcastAfterS * 1_000)
 
   const indexOf = new Map<string, number>()
   for (let j = 0; j < total; j++) indexOf.set(txs.hashes[j]!, j)
@@ -151,6 +178,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const commitAt = new Float64Array(total)
   const consensusLatency = new Float64Array(total)
   const blocks = new Map<number, BlockSeen>()
+  const conflictingHeights = new Set<number>()
   /** Reasons of txs submitted in the steady window; warm-up rejections are not reported. */
   const rejectReasons: Record<string, number> = {}
 
@@ -163,7 +191,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
   const onCommit = (e: CommitEvent): void => {
     const now = Date.now()
-    if (!blocks.has(e.height)) blocks.set(e.height, { proposedAt: e.proposedAt, committedAt: e.committedAt, txs: e.txs.length })
+    const seen = blocks.get(e.height)
+    if (seen === undefined) blocks.set(e.height, { id: e.id, proposedAt: e.proposedAt, committedAt: e.committedAt, txs: e.txs.length })
+    else if (seen.id !== e.id) conflictingHeights.add(e.height)
     for (const h of e.txs) {
       const j = indexOf.get(h)
       if (j === undefined || commitAt[j] !== 0) continue
@@ -186,8 +216,16 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   windowStart = startedAt + opts.warmupS * 1_000
 
   const queues: number[][] = targets.map(() => [])
+  /** Until when a target that could not be reached is left alone (resubmission on only). */
+  const unreachableUntil = new Float64Array(targets.length)
+  let submitting = true
   const inFlight = new Array<number>(targets.length).fill(0)
   const requests = new Set<Promise<void>>()
+
+  let resubmitted = 0
+  const queueResubmissions = (now: number): void => {
+    resubmitted += resubmissions?.takeDue(now, (j) => commitAt[j] !== 0, (j) => queues[txs.senderOf(j) % targets.length]!.push(j)) ?? 0
+  }
 
   const reject = (j: number, reason: string): void => {
     state[j] = TxState.rejected
@@ -197,28 +235,41 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
   const send = (t: number): void => {
     const queue = queues[t]!
-    while (queue.length > 0 && inFlight[t]! < MAX_IN_FLIGHT_PER_TARGET) {
+    while (queue.length > 0 && inFlight[t]! < MAX_IN_FLIGHT_PER_TARGET && Date.now() >= unreachableUntil[t]!) {
       const batch = queue.splice(0, MAX_TXS_PER_REQUEST)
       const now = Date.now()
       for (const j of batch) {
+        // A resubmitted tx keeps its first submit time and its acknowledged state: whatever the
+        // node answers now (typically "duplicate" or "already committed"), the chain decides its fate.
+        if (state[j] === TxState.accepted) continue
         submitAt[j] = now
         state[j] = TxState.inFlight
+        secSubmitted++
       }
-      secSubmitted += batch.length
       inFlight[t]!++
       const request = submitTxs(targets[t]!, batch.map((j) => txs.encoded[j]!))
         .then((replies: AdmissionReply[]) => {
+          const at = Date.now()
           replies.forEach((r, i) => {
             const j = batch[i]!
+            if (state[j] !== TxState.inFlight) return
             if (!r.accepted) return reject(j, r.reason ?? 'no reason given')
             state[j] = TxState.accepted
+            resubmissions?.add(j, at)
             // A commit event can overtake the HTTP reply; such a tx is not awaited.
             if (commitAt[j] === 0 && submitAt[j]! >= windowStart) awaitingCommit++
           })
         })
         .catch((err: unknown) => {
           const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
-          for (const j of batch) reject(j, `unreachable: ${cause}`)
+          const unsent = batch.filter((j) => state[j] === TxState.inFlight)
+          if (resubmissions !== undefined && submitting) {
+            for (const j of unsent) state[j] = TxState.unsent
+            queue.unshift(...unsent)
+            unreachableUntil[t] = Date.now() + UNREACHABLE_RETRY_MS
+            return
+          }
+          for (const j of unsent) reject(j, `unreachable: ${cause}`)
         })
         .finally(() => {
           inFlight[t]!--
@@ -269,6 +320,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     if (elapsedS >= opts.durationS) break
     const nowDue = Math.min(total, Math.floor(rate * elapsedS))
     for (; due < nowDue; due++) queues[txs.senderOf(due) % targets.length]!.push(due)
+    queueResubmissions(now)
     for (let t = 0; t < targets.length; t++) send(t)
     if (now >= nextSecond) {
       emitSecond()
@@ -277,16 +329,26 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     await sleep(TICK_MS)
   }
   const submissionEnd = Date.now()
+  submitting = false
+  // What is still queued and never sent stays unsent (out of every figure); resubmissions go on.
+  for (let t = 0; t < targets.length; t++) queues[t] = queues[t]!.filter((j) => state[j] === TxState.accepted)
   while (requests.size > 0) await Promise.race(requests)
 
   const drainDeadline = Date.now() + drainS * 1_000
-  while (!opts.signal?.aborted && Date.now() < drainDeadline && awaitingCommit > 0) await sleep(DRAIN_POLL_MS)
+  while (!opts.signal?.aborted && Date.now() < drainDeadline && awaitingCommit > 0) {
+    queueResubmissions(Date.now())
+    for (let t = 0; t < targets.length; t++) send(t)
+    await sleep(DRAIN_POLL_MS)
+  }
+  while (requests.size > 0) await Promise.race(requests)
   await gaugeRead
   const start = (await atWindowStart) ?? before
   const after = await readGauges(targets)
   following.abort()
   await Promise.all(followers)
 
+  const acknowledged: string[] = []
+  for (let j = 0; j < total; j++) if (state[j] === TxState.accepted) acknowledged.push(txs.hashes[j]!)
   let submitted = 0
   let accepted = 0
   let rejected = 0
@@ -337,6 +399,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     rounds: after.round - start.round,
     timeouts: after.timeouts - start.timeouts,
     stateRootMismatches: after.mismatches,
+    safetyViolations: conflictingHeights.size,
     windowS,
+    resubmittedTxs: resubmitted,
+    acknowledged,
   }
 }

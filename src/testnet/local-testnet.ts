@@ -88,11 +88,13 @@ export class LocalTestnet {
   }
 
   /**
-   * Resolves once each given node (default all) answers `/status` and sees all n−1 peers.
+   * Resolves once each given node (default all) answers `/status` and sees `peers` peers
+   * (default all n−1; fewer when some validators are deliberately not running).
    * Fails fast, quoting the node's log, if one of them is not running any more.
    */
-  async waitReady(opts: { timeoutMs: number; nodes?: readonly number[]; signal?: AbortSignal }): Promise<void> {
+  async waitReady(opts: { timeoutMs: number; nodes?: readonly number[]; peers?: number; signal?: AbortSignal }): Promise<void> {
     const nodes = opts.nodes ?? this.urls.map((_, i) => i)
+    const peers = opts.peers ?? this.size - 1
     const deadline = Date.now() + opts.timeoutMs
     const pending = new Set(nodes)
     const seen = new Map<number, string>()
@@ -104,8 +106,8 @@ export class LocalTestnet {
         }
         try {
           const s = await this.status(i, AbortSignal.timeout(READY_POLL_MS * 5))
-          seen.set(i, `${s.peers}/${this.size - 1} peers`)
-          if (s.peers >= this.size - 1) pending.delete(i)
+          seen.set(i, `${s.peers}/${peers} peers`)
+          if (s.peers >= peers) pending.delete(i)
         } catch (err) {
           seen.set(i, `no /status answer (${(err as Error).message})`)
         }

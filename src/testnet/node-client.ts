@@ -109,3 +109,12 @@ export async function followCommits(base: string, onEvent: (e: CommitEvent) => v
     await sleep(RESUBSCRIBE_DELAY_MS, undefined, { signal }).catch(() => {})
   }
 }
+
+/** `POST path` with a JSON body (the admin endpoints); the JSON answer, or NodeApiError on a non-2xx. */
+export async function postJson<T>(base: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  const url = `${base}${path}`
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal })
+  const text = await res.text()
+  if (!res.ok) throw new NodeApiError(url, `HTTP ${res.status}: ${text.slice(0, 200)}`)
+  return JSON.parse(text) as T
+}

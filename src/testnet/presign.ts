@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { toHex } from '../core/hash.ts'
-import type { TxBody } from '../core/tx.ts'
+import type { TxBody, TxKind } from '../core/tx.ts'
 
 /** A funded account the load generator signs for, with the next nonce the chain expects from it. */
 export interface LoadAccount {
@@ -15,6 +15,11 @@ export interface LoadAccount {
  * sender's next nonce. Cycling through all K senders spreads the load so each account has only
  * rate/K txs per second in flight, far inside any mempool nonce window, and each sender's nonces
  * are issued strictly in order.
+ *
+ * A `compute` schedule sends the same transfers as compute txs that also burn `computeUnits` of
+ * CPU in execution. Their access list is empty: from/to are declared by the tx itself, so the
+ * parallel executor sees exactly the conflict pattern of the transfer load and the CPU weight
+ * is the only thing that changes between the two.
  */
 export interface TransferSchedule {
   readonly publicKeys: readonly Uint8Array[]
@@ -22,6 +27,9 @@ export interface TransferSchedule {
   readonly startNonces: readonly bigint[]
   readonly amount: bigint
   readonly fee: bigint
+  readonly kind: TxKind
+  /** CPU weight of each compute tx; 0 for transfers. */
+  readonly computeUnits: number
 }
 
 export interface PresignRange extends TransferSchedule {
@@ -51,13 +59,13 @@ export function transferAt(s: TransferSchedule, j: number): { body: TxBody; send
   const k = s.publicKeys.length
   const senderIndex = j % k
   const body: TxBody = {
-    kind: 'transfer',
+    kind: s.kind,
     from: s.publicKeys[senderIndex]!,
     to: s.publicKeys[(senderIndex + 1) % k]!,
     amount: s.amount,
     nonce: s.startNonces[senderIndex]! + BigInt(Math.floor(j / k)),
     fee: s.fee,
-    computeUnits: 0,
+    computeUnits: s.computeUnits,
     accessList: [],
     payload: NO_BYTES,
   }
@@ -83,16 +91,23 @@ function runWorker(range: PresignRange): Promise<PresignedChunk> {
 export async function presignTransfers(
   accounts: readonly LoadAccount[],
   count: number,
-  opts: { amount?: bigint; fee?: bigint; workers?: number } = {},
+  opts: { amount?: bigint; fee?: bigint; workers?: number; kind?: TxKind; computeUnits?: number } = {},
 ): Promise<PresignedTxs> {
   if (accounts.length === 0) throw new RangeError('presign: no accounts to sign with')
   if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`presign: tx count must be a non-negative integer, got ${count}`)
+  const kind = opts.kind ?? 'transfer'
+  const computeUnits = opts.computeUnits ?? 0
+  if (kind === 'transfer' && computeUnits !== 0) throw new RangeError(`presign: computeUnits ${computeUnits} given for transfer txs; only compute txs carry a CPU weight`)
+  // The wire field is a u32; the chain's own cap (MAX_COMPUTE_UNITS) is enforced where txs execute.
+  if (!Number.isInteger(computeUnits) || computeUnits < 0 || computeUnits > 0xffff_ffff) throw new RangeError(`presign: computeUnits must be a u32, got ${computeUnits}`)
   const schedule: TransferSchedule = {
     publicKeys: accounts.map((a) => a.publicKey),
     secretKeys: accounts.map((a) => a.secretKey),
     startNonces: accounts.map((a) => a.nextNonce),
     amount: opts.amount ?? 1n,
     fee: opts.fee ?? 0n,
+    kind,
+    computeUnits,
   }
   const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), count))
   const per = Math.ceil(count / workers)

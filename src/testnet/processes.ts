@@ -11,6 +11,15 @@ export const CLI_ENTRY = fileURLToPath(new URL('../cli/bftlab.ts', import.meta.u
  */
 export const STOP_GRACE_MS = 5_000
 
+/**
+ * Node runtime flags for every validator process, from env `BFTLAB_NODE_ARGS` (space-separated),
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a testnet: Node refuses `--cpu-prof` in
+ * NODE_OPTIONS, so it has to reach the command line.
+ */
+function nodeRuntimeArgs(env: NodeJS.ProcessEnv): string[] {
+  return (env['BFTLAB_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '')
+}
+
 export interface NodeProcessSpec {
   readonly index: number
   readonly configPath: string
@@ -99,7 +108,7 @@ export class NodeProcesses {
     let child: ChildProcess
     try {
       writeSync(log, `--- bftlab testnet: starting node ${index} at ${new Date().toISOString()}\n`)
-      child = spawn(process.execPath, [CLI_ENTRY, 'node', '--config', spec.configPath, ...this.extraArgs], {
+      child = spawn(process.execPath, [...nodeRuntimeArgs(this.env), CLI_ENTRY, 'node', '--config', spec.configPath, ...this.extraArgs], {
         stdio: ['ignore', log, log, 'ipc'],
         detached: true,
         env: this.env,

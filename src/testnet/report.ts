@@ -2,10 +2,11 @@ import { writeFile } from 'node:fs/promises'
 import type { RunEnvironment } from './environment.ts'
 import { verifyBoundTps } from './environment.ts'
 import type { LiveSecond, LoadResult } from './load.ts'
+import type { PerturbationEvent } from './perturbations.ts'
 import type { LatencySummary } from './stats.ts'
 
 /** One measured point of a result document (DESIGN §12 field names; scripts rely on them). */
-export interface ResultPoint extends Omit<LoadResult, 'submittedTxs' | 'uncommittedTxs' | 'windowS' | 'rejectReasons'> {
+export interface ResultPoint extends Omit<LoadResult, 'submittedTxs' | 'uncommittedTxs' | 'windowS' | 'rejectReasons' | 'acknowledged'> {
   readonly validators: number
   readonly boundTps: number
   readonly tpsToBound: number
@@ -20,11 +21,15 @@ export interface ResultDocument<C extends object = object> {
   readonly config: C
   readonly env: RunEnvironment
   readonly points: readonly ResultPoint[]
+  /** `bftlab testnet --perturb`: every step as it took effect and was undone, with wall times. */
+  readonly perturbations?: readonly PerturbationEvent[]
 }
 
 export function resultPoint(validators: number, load: LoadResult, env: RunEnvironment): ResultPoint {
   const boundTps = verifyBoundTps(env.verifiesPerSec, env.cores, validators)
-  return { validators, ...load, boundTps, tpsToBound: boundTps > 0 ? load.e2eTps / boundTps : 0 }
+  // The acknowledged hashes go to their own file (`--acks`), not into every result document.
+  const { acknowledged: _, ...figures } = load
+  return { validators, ...figures, boundTps, tpsToBound: boundTps > 0 ? load.e2eTps / boundTps : 0 }
 }
 
 export async function writeResultJson(path: string, doc: ResultDocument): Promise<void> {
@@ -66,7 +71,7 @@ export function formatSummary(doc: ResultDocument, point: ResultPoint): string {
     `  offered       ${fixed(point.offeredTps)} tx/s, accepted ${fixed(point.achievedSubmitTps)} tx/s (${point.submittedTxs} submitted)`,
     `  consensus     ${fixed(point.consensusTps)} tx/s, latency ${latency(point.consensusLatencyMs)}`,
     `  end-to-end    ${fixed(point.e2eTps)} tx/s (${fixed(point.tpsToBound, 3)} of bound), latency ${latency(point.latencyMs)}`,
-    `  txs           ${point.committedTxs} committed, ${point.failedTxs} failed in execution, ${point.rejectedTxs} rejected, ${point.uncommittedTxs} accepted but not committed`,
+    `  txs           ${point.committedTxs} committed, ${point.failedTxs} failed in execution, ${point.rejectedTxs} rejected, ${point.uncommittedTxs} accepted but not committed${point.resubmittedTxs > 0 ? `, ${point.resubmittedTxs} resubmissions` : ''}`,
     ...(reasons.length > 0 ? ['    rejected by reason', ...reasons] : []),
     `  chain         ${point.committedBlocks} blocks, ${point.rounds} rounds, ${point.timeouts} timeouts, ${point.stateRootMismatches} state-root mismatches`,
   ].join('\n')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { loadGenesis } from '../../node/config.ts'
 import { genesisAccounts, withChainNonces } from '../../testnet/accounts.ts'
+import { writeAcks } from '../../testnet/check.ts'
 import { describeEnvironment, measureVerifiesPerSec } from '../../testnet/environment.ts'
 import { runLoad } from '../../testnet/load.ts'
 import { presignTransfers } from '../../testnet/presign.ts'
@@ -16,6 +17,8 @@ interface LoadFlags {
   warmup: number
   accountsFrom: string
   json?: string
+  acks?: string
+  rebroadcast?: number
 }
 
 export function registerLoadCommand(program: Command): void {
@@ -29,6 +32,8 @@ export function registerLoadCommand(program: Command): void {
     .option('--warmup <s>', 'seconds at the start excluded from the figures', number(0), 0)
     .option('--accounts-from <genesis>', 'genesis.json whose funded accounts sign the load', 'genesis.json')
     .option('--json <file>', 'write the result document (DESIGN §12) here')
+    .option('--acks <file>', 'write the hashes of every tx a validator accepted here (JSON array), for `bftlab check --acks`')
+    .option('--rebroadcast <s>', 'resubmit an accepted tx not committed after this many seconds (survives a validator crash losing its mempool)', number(0, { exclusive: true }))
     .action(async (flags: LoadFlags, command: Command) => {
       if (flags.warmup >= flags.duration) command.error(`error: --warmup ${flags.warmup} must be shorter than --duration ${flags.duration}`)
       const genesis = await loadGenesis(flags.accountsFrom)
@@ -50,6 +55,7 @@ export function registerLoadCommand(program: Command): void {
           durationS: flags.duration,
           warmupS: flags.warmup,
           txs,
+          ...(flags.rebroadcast !== undefined ? { rebroadcastAfterS: flags.rebroadcast } : {}),
           signal: interrupt.signal,
           onSecond: (s) => console.log(formatLiveSecond(s)),
         })
@@ -59,6 +65,10 @@ export function registerLoadCommand(program: Command): void {
         if (flags.json !== undefined) {
           await writeResultJson(flags.json, doc)
           console.log(`result written to ${flags.json}`)
+        }
+        if (flags.acks !== undefined) {
+          await writeAcks(flags.acks, load.acknowledged)
+          console.log(`${load.acknowledged.length} acknowledged tx hashes written to ${flags.acks}`)
         }
       } finally {
         interrupt.dispose()

@@ -1,16 +1,18 @@
 import type { Command } from 'commander'
 import { LIMITS } from '../../core/limits.ts'
 import { LOG_LEVELS, PAYLOAD_MODES, type LogLevel, type PayloadMode } from '../../node/config.ts'
+import { COMPACT_SYNTAX_HELP, formatStep, readSchedule } from '../../testnet/perturbation-schedule.ts'
 import { runTestnet } from '../../testnet/testnet.ts'
 import { integer, number, oneOf } from '../options.ts'
 import { DEFAULT_ACCOUNTS } from './init.ts'
 import { interruptSignal } from '../interrupt.ts'
 
 /**
- * `npm start` defaults: 4 validators (the smallest n = 3f+1 with f = 1) for 30 s at 2000 tx/s,
- * a rate near what this 2-core machine sustains with 4 validators sharing it.
+ * `npm start` defaults: 4 validators (the smallest n = 3f+1 with f = 1) for 30 s at 3000 tx/s,
+ * near what this 2-core machine sustains with 4 validators sharing it at p50 < 1 s end to end
+ * (measured in docs/decisions.md, "Where the CPU goes": 4500 tx/s already times out rounds).
  */
-export const TESTNET_DEFAULTS = { validators: 4, durationS: 30, rate: 2_000, warmupS: 5 } as const
+export const TESTNET_DEFAULTS = { validators: 4, durationS: 30, rate: 3_000, warmupS: 5 } as const
 
 interface TestnetFlags {
   validators: number
@@ -24,7 +26,17 @@ interface TestnetFlags {
   keep?: boolean
   basePort?: number
   logLevel: LogLevel
+  perturb?: string
+  acks?: string
+  rebroadcast?: number
 }
+
+/**
+ * Resubmission interval under `--perturb`: a few commit latencies (about 1 s here under load),
+ * so txs a crashed validator lost come back soon, while txs merely slowed by a fault are not
+ * resubmitted many times over.
+ */
+const PERTURBED_REBROADCAST_S = 5
 
 export function registerTestnetCommand(program: Command): void {
   program
@@ -41,11 +53,18 @@ export function registerTestnetCommand(program: Command): void {
     .option('--json <file>', 'write the result document (DESIGN §12) here')
     .option('--base-port <p>', 'first p2p port (HTTP follows the p2p range); default: a free range', integer(1, 65_535))
     .option('--log-level <level>', 'validator log level', oneOf(LOG_LEVELS), 'info')
+    .option('--perturb <schedule|file>', COMPACT_SYNTAX_HELP)
+    .option('--acks <file>', 'write the hashes of every tx a validator accepted here (JSON array), for `bftlab check --acks`')
+    .option('--rebroadcast <s>', `resubmit an accepted tx not committed after this many seconds (default: ${PERTURBED_REBROADCAST_S} with --perturb, else never)`, number(0, { exclusive: true }))
     .action(async (flags: TestnetFlags, command: Command) => {
       if (flags.warmup >= flags.duration) command.error(`error: --warmup ${flags.warmup} must be shorter than --duration ${flags.duration}`)
       if (flags.basePort !== undefined && flags.basePort + 2 * flags.validators - 1 > 65_535) {
         command.error(`error: --base-port ${flags.basePort} leaves no room for ${2 * flags.validators} ports below 65536`)
       }
+      const perturbations = flags.perturb === undefined ? undefined : await readSchedule(flags.perturb, flags.validators).catch((err: unknown) => command.error(`error: ${(err as Error).message}`))
+      const late = perturbations?.find((step) => step.at >= flags.duration)
+      if (late !== undefined) command.error(`error: --perturb step ${formatStep(late)} starts at ${late.at} s, after the load ends (--duration ${flags.duration})`)
+      const rebroadcastS = flags.rebroadcast ?? (perturbations !== undefined ? PERTURBED_REBROADCAST_S : undefined)
       const interrupt = interruptSignal('stopping the testnet')
       try {
         await runTestnet(
@@ -61,6 +80,9 @@ export function registerTestnetCommand(program: Command): void {
             ...(flags.dir !== undefined ? { dir: flags.dir } : {}),
             ...(flags.json !== undefined ? { json: flags.json } : {}),
             ...(flags.basePort !== undefined ? { basePort: flags.basePort } : {}),
+            ...(perturbations !== undefined ? { perturbations } : {}),
+            ...(flags.acks !== undefined ? { acks: flags.acks } : {}),
+            ...(rebroadcastS !== undefined ? { rebroadcastS } : {}),
           },
           { out: (line) => console.log(line), signal: interrupt.signal },
         )
