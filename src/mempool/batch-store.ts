@@ -93,8 +93,14 @@ export class BatchStore {
     return put
   }
 
+  /**
+   * Only the memory cache is consulted for a batch already held: a disk read per gossiped batch
+   * (almost always a miss) was the largest LevelDB cost on the main thread. A batch already on
+   * disk but no longer cached (executed and pruned) is simply verified and written again, which
+   * is idempotent; its txs are usually still in `verified`, so this costs no signature checks.
+   */
   private async verifyAndStore(stored: StoredBatch, origin: string): Promise<StoredBatch> {
-    const known = await this.get(stored.digest)
+    const known = this.cache.get(toHex(stored.digest))
     if (known !== undefined) return known
     const { batch } = stored
     const { verified, verifier } = this.modules

@@ -16,6 +16,14 @@ export const DEFAULT_VERIFIED_CAPACITY = 65_536
 export class VerifiedTxs {
   readonly capacity: number
   private readonly signatures = new Map<string, Uint8Array>()
+  /**
+   * Keys in insertion order, a ring of `capacity` slots; `next` is the oldest once full. Evicting
+   * through the Map's own iteration order (`keys().next()`) is quadratic in practice: V8 leaves
+   * deleted entries as holes at the front until the next rehash, and every eviction re-skips
+   * them — it was the costliest mempool function in the testnet profile.
+   */
+  private readonly order: string[] = []
+  private next = 0
 
   constructor(capacity = DEFAULT_VERIFIED_CAPACITY) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`verified-tx capacity must be a positive integer, got ${capacity}`)
@@ -31,13 +39,20 @@ export class VerifiedTxs {
     return known !== undefined && bytesEqual(known, signature)
   }
 
+  /** A hash already present keeps its place in the eviction order and takes the new signature. */
   add(hash: Uint8Array, signature: Uint8Array): void {
     const key = toHex(hash)
-    this.signatures.delete(key)
-    this.signatures.set(key, signature)
-    if (this.signatures.size > this.capacity) {
-      const oldest = this.signatures.keys().next().value as string
-      this.signatures.delete(oldest)
+    if (this.signatures.has(key)) {
+      this.signatures.set(key, signature)
+      return
     }
+    if (this.order.length < this.capacity) {
+      this.order.push(key)
+    } else {
+      this.signatures.delete(this.order[this.next]!)
+      this.order[this.next] = key
+      this.next = (this.next + 1) % this.capacity
+    }
+    this.signatures.set(key, signature)
   }
 }

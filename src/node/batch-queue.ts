@@ -76,13 +76,23 @@ export class BatchQueue {
     })
   }
 
-  /** Up to `maxBatches` digests `pending` does not carry, oldest first. */
-  takeDigests(pending: readonly Block[], maxBatches: number): Uint8Array[] {
+  /**
+   * Digests `pending` does not carry, oldest first: at most `maxBatches`, and whole batches only
+   * while their txs stay within `maxTxs` (the first batch is always taken, so an oversized one
+   * cannot starve). The tx bound keeps a block's vote, execution and commit work below the round
+   * timeout once a backlog builds; without it, a slow round left more batches queued, the next
+   * block grew, timed out in turn, and the chain collapsed under load (docs/decisions.md).
+   */
+  takeDigests(pending: readonly Block[], maxBatches: number, maxTxs: number): Uint8Array[] {
     const carried = this.#carried(pending)
     const out: Uint8Array[] = []
+    let txs = 0
     for (const [key, entry] of this.#entries) {
       if (out.length >= maxBatches) break
-      if (!carried.has(key)) out.push(entry.digest)
+      if (carried.has(key)) continue
+      if (out.length > 0 && txs + entry.txs.length > maxTxs) break
+      out.push(entry.digest)
+      txs += entry.txs.length
     }
     return out
   }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { basename } from 'node:path'
 import type { DestinationStream } from 'pino'
 import { genesisBlock, type Block } from '../core/block.ts'
-import { DecodeError } from '../core/codec.ts'
+import { DecodeError, Reader } from '../core/codec.ts'
 import { Committee } from '../core/committee.ts'
 import { bytesEqual, fromHex, toHex } from '../core/hash.ts'
 import { keyPairFromSeed } from '../core/keys.ts'
@@ -19,6 +19,7 @@ import { VerifiedTxs } from '../mempool/verified-txs.ts'
 import { NetworkHost } from '../network/host.ts'
 import { StorageCorruptionError } from '../storage/errors.ts'
 import { NodeStore } from '../storage/node-store.ts'
+import { faultControlFor, type FaultControl } from './admin.ts'
 import { BatchQueue } from './batch-queue.ts'
 import { ByzantineTransmitter } from './byzantine.ts'
 import { CommitFeed } from './commit-feed.ts'
@@ -60,6 +61,7 @@ export class ValidatorNode implements NodeApi {
   readonly committer: BlockCommitter
   readonly evidence: EvidenceLog
   readonly http: FastifyInstance
+  readonly faultControl: FaultControl | undefined
   readonly #verifier: SignatureVerifier
   readonly #executor: ParallelExecutor | undefined
   readonly #peerIds: readonly string[]
@@ -98,6 +100,7 @@ export class ValidatorNode implements NodeApi {
     this.committer = committer
     this.evidence = evidence
     this.#spammer = spammer
+    this.faultControl = faultControlFor(parts.config, parts.network)
     this.http = buildHttpApi(this)
   }
 
@@ -319,7 +322,7 @@ export class ValidatorNode implements NodeApi {
           return {
             payload:
               params.payloadMode === 'batches'
-                ? { kind: 'batches', digests: queue.takeDigests(pending, params.maxBlockBatches) }
+                ? { kind: 'batches', digests: queue.takeDigests(pending, params.maxBlockBatches, params.maxBlockTxs) }
                 : { kind: 'txs', txs: queue.takeTxs(round, pending, params.maxBlockTxs) },
             executedRoot: committer.root,
             executedHeight: committer.height,
@@ -340,13 +343,16 @@ export class ValidatorNode implements NodeApi {
       this.log.child({ module: 'consensus' }),
     )
 
-    // Batches from one peer are verified concurrently but queued in arrival order: verification
+    // Batches of one author are verified concurrently but queued in arrival order: verification
     // finishing out of order would let an author's batch n+1 be proposed before batch n, and the
-    // txs of a sender whose nonces span both would then fail as "bad nonce".
+    // txs of a sender whose nonces span both would then fail as "bad nonce". Keyed by the author
+    // the batch names, not by the peer that relayed it (gossip is unsigned, so a relayed copy
+    // may arrive first); a false author only reorders that batch, which is then checked anyway.
     const arrivalOrder = new Map<string, Promise<void>>()
     this.network.onGossip(BATCHES_TOPIC, (data, from) => {
       const stored = batches.put(data, from)
-      const queued = (arrivalOrder.get(from) ?? Promise.resolve()).then(() => stored).then(
+      const author = batchAuthorOf(data) ?? from
+      const queued = (arrivalOrder.get(author) ?? Promise.resolve()).then(() => stored).then(
         (batch) => queue.add(batch.batch, batch.digest),
         (err: unknown) => {
           if (!(err instanceof BatchRejectedError)) throw err
@@ -354,9 +360,9 @@ export class ValidatorNode implements NodeApi {
           this.log.warn({ peer: from, err: err.message }, 'invalid batch dropped')
         },
       ).catch((err: unknown) => this.log.error({ err }, 'storing a gossiped batch failed'))
-      arrivalOrder.set(from, queued)
+      arrivalOrder.set(author, queued)
       void queued.then(() => {
-        if (arrivalOrder.get(from) === queued) arrivalOrder.delete(from)
+        if (arrivalOrder.get(author) === queued) arrivalOrder.delete(author)
       })
     })
     // Proposals normally arrive by gossip; a leader may also send one directly (and an
@@ -551,6 +557,16 @@ const INVALID_SIGNATURE = /invalid signature/
  * proposals at committed + 2 (two uncommitted blocks in the 2-chain pipeline).
  */
 const SYNC_TRIGGER_GAP = 4
+
+/** The author field leading a batch's encoding (core/batch.ts layout), or undefined if too short. */
+function batchAuthorOf(encoded: Uint8Array): string | undefined {
+  try {
+    return `author ${new Reader(encoded).u16('batch.author')}`
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err
+    return undefined
+  }
+}
 
 /** Rebuilds the in-memory state from the store and checks it against the stored root. */
 async function loadState(store: NodeStore): Promise<WorldState> {

@@ -34,15 +34,17 @@ describe('BatchQueue', () => {
     const y = batch(2)
     queue.add(x.batch, x.digest)
     const b5 = block(5, genesis, { kind: 'batches', digests: [] })
-    assert.deepEqual(hex(queue.takeDigests([b5], 10)), hex([x.digest]))
+    assert.deepEqual(hex(queue.takeDigests([b5], 10, 100)), hex([x.digest]))
     const b6 = block(6, b5, { kind: 'batches', digests: [x.digest] })
     queue.add(y.batch, y.digest)
     // Round 7 extends b6: x is on the branch already.
-    assert.deepEqual(hex(queue.takeDigests([b6, b5], 10)), hex([y.digest]))
+    assert.deepEqual(hex(queue.takeDigests([b6, b5], 10, 100)), hex([y.digest]))
     assert.equal(queue.hasEligible([b6, b5]), true)
     // b6 was orphaned (round 6 and 7 timed out): round 8 extends b5, and x is proposed again.
-    assert.deepEqual(hex(queue.takeDigests([b5], 10)), hex([x.digest, y.digest]))
-    assert.equal(queue.takeDigests([b5], 1).length, 1, 'maxBatches bounds the answer')
+    assert.deepEqual(hex(queue.takeDigests([b5], 10, 100)), hex([x.digest, y.digest]))
+    assert.equal(queue.takeDigests([b5], 1, 100).length, 1, 'maxBatches bounds the answer')
+    assert.deepEqual(hex(queue.takeDigests([b5], 10, 1)), hex([x.digest]), 'maxTxs bounds the answer (one tx per batch here)')
+    assert.deepEqual(hex(queue.takeDigests([b5], 10, 0)), hex([x.digest]), 'the oldest batch is taken even above maxTxs')
 
     const b8 = block(8, b5, { kind: 'batches', digests: [x.digest, y.digest] })
     queue.markCommitted(b8, 0)
