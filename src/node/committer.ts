@@ -54,6 +54,8 @@ export interface CommitterModules {
   readonly log: Logger
   /** Called once a block is durably committed and applied (pending-tx bookkeeping). */
   readonly onCommitted: (block: Block, receipts: ExecutionResult['receipts']) => void
+  /** A commit failed (disk error, say): this validator can no longer execute and must stop. */
+  readonly onFatal: (err: unknown) => void
 }
 
 /**
@@ -91,7 +93,11 @@ export class BlockCommitter {
     const run = this.#tail.then(async () => {
       for (const block of blocks) if (!this.#stopped) await this.#commit(block, proof)
     })
-    this.#tail = run.catch((err: unknown) => this.#m.log.fatal({ err }, 'commit failed; this validator stops executing'))
+    this.#tail = run.catch((err: unknown) => {
+      this.#stopped = true
+      this.#m.log.fatal({ err }, 'commit failed; this validator stops executing')
+      this.#m.onFatal(err)
+    })
     return run
   }
 

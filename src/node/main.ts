@@ -25,6 +25,13 @@ export async function runNode(configPath: string): Promise<ValidatorNode> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // A validator that cannot commit must not keep voting on blocks it will never execute.
+  node.onFatal(() => {
+    node.stop().finally(() => {
+      node.log.flush()
+      process.exit(1)
+    })
+  })
   return node
 }
 

@@ -68,6 +68,7 @@ export class ValidatorNode implements NodeApi {
   readonly #indexOfPeer: ReadonlyMap<string, number>
   /** Set only in the `spam` byzantine test mode. */
   readonly #spammer: Spammer | undefined
+  readonly #fatalListeners: ((err: unknown) => void)[] = []
   /** Hashes admitted here and not yet committed (the mempool exposes only its size). */
   readonly #pendingTxs = new Set<string>()
   #committedTxs = 0
@@ -238,6 +239,9 @@ export class ValidatorNode implements NodeApi {
         metrics: this.metrics,
         commits: this.commits,
         log: this.log,
+        onFatal: (err) => {
+          for (const listener of this.#fatalListeners) listener(err)
+        },
         onCommitted: (_block, receipts) => {
           for (const r of receipts) {
             if (r.status === 'ok') this.#committedTxs++
@@ -512,6 +516,11 @@ export class ValidatorNode implements NodeApi {
       evidence: this.evidence.views(),
       evidenceCount: this.evidence.count,
     }
+  }
+
+  /** Called when the validator can no longer go on (a commit failed); the process should stop. */
+  onFatal(listener: (err: unknown) => void): void {
+    this.#fatalListeners.push(listener)
   }
 
   /** Clean shutdown: stop accepting work, let the current commit finish, close everything. */
