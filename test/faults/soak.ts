@@ -109,7 +109,9 @@ async function main(): Promise<number> {
 
     console.log('soak result')
     console.log(`  seed              ${seed} (SOAK_SEED=${seed} SOAK_SECONDS=${seconds} npm run soak)`)
-    console.log(`  txs               ${load.committedTxs} committed, ${load.acknowledged.length} acknowledged, ${load.failedTxs} failed in execution, ${load.rejectedTxs} rejected, ${load.resubmittedTxs} resubmissions`)
+    // Failed-in-execution counts come from check (b), which reads every node's blocks: the load
+    // generator's metric-based count misses what a validator counted before it was restarted.
+    console.log(`  txs               ${load.committedTxs} committed, ${load.acknowledged.length} acknowledged (outcomes in check (b) above), ${load.rejectedTxs} rejected, ${load.resubmittedTxs} resubmissions`)
     console.log(`  chain             heights ${report.nodes.map((n) => n.height).join(', ')}; ${load.rounds} rounds, ${load.timeouts} timeouts`)
     console.log(`  perturbations     ${survived} of ${schedule.length} survived${stepErrors.length > 0 ? `; ${stepErrors.length} with errors: ${stepErrors.map((e) => `${e.spec}: ${e.errors.join('; ')}`).join(' | ')}` : ''}`)
     console.log(`  checks skipped    ${skipped.length === 0 ? 'none' : skipped.join(', ')}`)
