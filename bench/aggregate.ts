@@ -39,6 +39,8 @@ export type AggregatedPoint = {
   readonly payloadMode: PayloadMode
   readonly offeredTps: number
   readonly runs: number
+  /** Run-to-run spread of e2e TPS, max/min − 1 (`runSpread`); present when runs ≥ 2. */
+  readonly e2eTpsSpread?: number
   readonly stdev: Partial<Record<AveragedField, number>> & Partial<Record<(typeof LATENCY_FIELDS)[number], LatencySummary>>
 } & Partial<Record<AveragedField, number>> &
   Record<'achievedSubmitTps' | 'consensusTps' | 'e2eTps', number> &
@@ -52,6 +54,19 @@ function latencyStats(samples: readonly LatencySummary[], stat: (v: number[]) =>
     p99: stat(samples.map((s) => s.p99)),
     mean: stat(samples.map((s) => s.mean)),
   }
+}
+
+/**
+ * Spread of repeated measurements as max/min − 1: 0.15 means the best run is 15% above the
+ * worst. Unlike the stdev it needs no distribution and reads directly as "runs agree within x%".
+ * Infinity when one run measured nothing and another did; 0 when all measured nothing.
+ */
+export function runSpread(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('runSpread: no values')
+  const max = Math.max(...values)
+  const min = Math.min(...values)
+  if (max === 0) return 0
+  return min > 0 ? max / min - 1 : Number.POSITIVE_INFINITY
 }
 
 /**
@@ -99,6 +114,7 @@ export function aggregateRuns(source: PointSource, spec: PointSpec, results: rea
     payloadMode: spec.payloadMode,
     offeredTps: spec.offeredTps,
     runs: results.length,
+    ...(results.length >= 2 ? { e2eTpsSpread: runSpread(results.map((r) => r.e2eTps)) } : {}),
     stdev: spread,
   }
 }

@@ -51,7 +51,7 @@ export function registerBenchCommand(program: Command): void {
         const results = await runBench({
           experiment,
           env,
-          runTestnetPoint: testnetPointRunner(testnetLog, interrupt.signal),
+          runTestnetPoint: testnetPointRunner(testnetLog, env, interrupt.signal),
           ...(flags.sim === true ? { sim: { runPoint: simPointRunner(experiment, env), payloadModes: SIM_PAYLOAD_MODES } } : {}),
           signal: interrupt.signal,
         })

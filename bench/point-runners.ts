@@ -4,7 +4,8 @@ import { defaultSimConfig, type SimConfig } from '../src/sim/config.ts'
 import { parseLatency, type LatencyModel } from '../src/sim/latency.ts'
 import { simulate } from '../src/sim/simulation.ts'
 import type { RunEnvironment } from '../src/testnet/environment.ts'
-import { runTestnet } from '../src/testnet/testnet.ts'
+import { runTestnetPoint, type TestnetPointOptions } from '../src/testnet/point.ts'
+import { describeTestnetEvent } from '../src/testnet/testnet.ts'
 import type { Experiment, LinkProfile, PointSpec } from './experiment.ts'
 import type { PointResult } from './point.ts'
 import type { RunPoint } from './runner.ts'
@@ -23,47 +24,47 @@ export class UnsupportedPointError extends Error {
   }
 }
 
-const isDefaultLink = (l: LinkProfile): boolean => l.delayMs === 0 && l.jitterMs === 0 && l.lossRate === 0
-
-/** Experiment fields `runTestnet` does not take yet (each is a non-default value in the spec). */
+/**
+ * Experiment fields a local testnet cannot apply: per-link overrides need per-peer faults in the
+ * node config, which has one static profile for all outbound links.
+ */
 function testnetUnsupported(spec: PointSpec): string[] {
-  const fields: string[] = []
-  if (spec.batchSize !== undefined) fields.push('batchSize')
-  if (spec.maxBatchDelayMs !== undefined) fields.push('maxBatchDelayMs')
-  if (spec.executorWorkers !== undefined) fields.push('executorWorkers')
-  if (spec.tx.kind !== 'transfer') fields.push('tx.kind')
-  if (!isDefaultLink(spec.network) || spec.network.links.length > 0) fields.push('network')
-  if (spec.crashed > 0) fields.push('faults.crashed')
-  if (spec.restarts.length > 0) fields.push('faults.restarts')
-  return fields
+  return spec.network.links.length > 0 ? ['network.links'] : []
+}
+
+/** A PointSpec as runTestnetPoint's options (the experiment's window is already the measured one). */
+export function testnetPointOptions(spec: PointSpec, env: RunEnvironment): TestnetPointOptions {
+  const { delayMs, jitterMs, lossRate } = spec.network
+  return {
+    validators: spec.validators,
+    rate: spec.offeredTps,
+    durationS: spec.durationS,
+    warmupS: spec.warmupS,
+    accounts: DEFAULT_ACCOUNTS,
+    payloadMode: spec.payloadMode,
+    ...(spec.batchSize !== undefined ? { batchSize: spec.batchSize } : {}),
+    ...(spec.maxBatchDelayMs !== undefined ? { maxBatchDelayMs: spec.maxBatchDelayMs } : {}),
+    ...(spec.executorWorkers !== undefined ? { executorWorkers: spec.executorWorkers } : {}),
+    tx: spec.tx,
+    network: { delayMs, jitterMs, lossRate },
+    crashed: spec.crashed,
+    restarts: spec.restarts,
+    env,
+  }
 }
 
 /**
  * Runs one point as a local testnet. Its per-second table and node diagnostics go to `logPath`
  * (kept in the output folder), so the sweep's progress line stays readable.
  */
-export function testnetPointRunner(logPath: string, signal: AbortSignal): RunPoint {
+export function testnetPointRunner(logPath: string, env: RunEnvironment, signal: AbortSignal): RunPoint {
   return async (spec) => {
     const unsupported = testnetUnsupported(spec)
     if (unsupported.length > 0) throw new UnsupportedPointError('testnet', unsupported)
     await appendFile(logPath, `\n=== n=${spec.validators} ${spec.payloadMode} ${spec.offeredTps} tx/s seed ${spec.seed}\n`)
     const lines: string[] = []
     try {
-      const doc = await runTestnet(
-        {
-          validators: spec.validators,
-          // runTestnet's duration includes its warm-up; the experiment's is the measured window.
-          durationS: spec.warmupS + spec.durationS,
-          warmupS: spec.warmupS,
-          rate: spec.offeredTps,
-          accounts: DEFAULT_ACCOUNTS,
-          payload: spec.payloadMode,
-          keep: false,
-          logLevel: 'warn',
-        },
-        { out: (line) => lines.push(line), signal },
-      )
-      return doc.points[0]
+      return await runTestnetPoint({ ...testnetPointOptions(spec, env), signal, onProgress: (e) => lines.push(...describeTestnetEvent(e)) })
     } finally {
       await appendFile(logPath, lines.join('\n') + '\n')
     }

@@ -16,6 +16,13 @@ import type { BenchResults, SeriesOutcome } from './runner.ts'
  */
 const VERIFY_DOMINANT_FRACTION = 0.5
 
+/**
+ * Largest run-to-run spread (max/min − 1 of e2e TPS) at which a point counts as reproducible:
+ * the project's bar for two runs of one point on this shared 2-core machine. A wider spread
+ * means the machine's noise, not the configuration, decided the number.
+ */
+export const STABILITY_TOLERANCE = 0.15
+
 const round = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'))
 const pct = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`)
 const withSpread = (v: number, sd: number | undefined): string => (sd !== undefined && sd > 0 ? `${round(v)} ± ${round(sd)}` : round(v))
@@ -73,6 +80,37 @@ function tableSection(points: readonly AggregatedPoint[]): string[] {
     ),
   )
   return ['## Results', '', 'Means over runs (± sample stdev where runs > 1).', '', header, '|' + ' --- |'.repeat(12), ...rows, '']
+}
+
+/** Per point: every run's e2e TPS and their spread, flagging points past the tolerance (runs ≥ 2 only). */
+function stabilitySection(r: BenchResults): string[] {
+  if (r.config.runs < 2) return []
+  const key = (source: string, n: number, mode: string, offered: number) => `${source}/${n}/${mode}/${offered}`
+  const perRun = new Map<string, number[]>()
+  for (const run of r.runs) {
+    const k = key(run.source, run.spec.validators, run.spec.payloadMode, run.spec.offeredTps)
+    perRun.set(k, [...(perRun.get(k) ?? []), run.result.e2eTps])
+  }
+  const points = groupSeries(r.points).flatMap((s) => s.points)
+  const unstable = points.filter((p) => !((p.e2eTpsSpread ?? 0) <= STABILITY_TOLERANCE))
+  const rows = points.map((p) => {
+    const spread = p.e2eTpsSpread
+    const flag = spread !== undefined && !(spread <= STABILITY_TOLERANCE) ? ` **> ±${STABILITY_TOLERANCE * 100}%**` : ''
+    const runs = (perRun.get(key(p.source, p.validators, p.payloadMode, p.offeredTps)) ?? []).map(round).join(', ')
+    const shown = spread === undefined ? '–' : Number.isFinite(spread) ? pct(spread) : 'one run committed nothing'
+    return `| ${p.source} | ${p.validators} | ${p.payloadMode} | ${round(p.offeredTps)} | ${runs} | ${shown}${flag} |`
+  })
+  return [
+    '## Run-to-run stability',
+    '',
+    `Spread = max/min − 1 of e2e tx/s over the ${r.config.runs} runs of each point; a point is reproducible within ±${STABILITY_TOLERANCE * 100}% when the spread is at most ${STABILITY_TOLERANCE * 100}%. ` +
+      (unstable.length === 0 ? 'Every point is.' : `${unstable.length} of ${points.length} point(s) are not (flagged).`),
+    '',
+    '| source | n | payload | offered tx/s | e2e tx/s per run | spread |',
+    '|' + ' --- |'.repeat(6),
+    ...rows,
+    '',
+  ]
 }
 
 /** What ended the curve, then what the numbers at that point say about the bottleneck. */
@@ -151,6 +189,7 @@ export function benchReport(r: BenchResults, plots: readonly Plot[]): string {
     '',
     ...plots.flatMap((p) => [`![${p.title}](${p.file})`, '']),
     ...tableSection(r.points),
+    ...stabilitySection(r),
     '## What limits the curves',
     '',
     ...limits,

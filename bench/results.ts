@@ -24,6 +24,7 @@ const CSV_COLUMNS: readonly Column[] = [
   ['consensusTps', (p) => p.consensusTps],
   ['e2eTps', (p) => p.e2eTps],
   ['e2eTpsStdev', (p) => p.stdev.e2eTps],
+  ['e2eTpsSpread', (p) => p.e2eTpsSpread],
   ['latencyP50Ms', (p) => p.latencyMs.p50],
   ['latencyP95Ms', (p) => p.latencyMs.p95],
   ['latencyP99Ms', (p) => p.latencyMs.p99],

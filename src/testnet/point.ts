@@ -3,6 +3,8 @@ import type { LinkFaults } from '../network/faults.ts'
 import type { ChainParams, LogLevel, NodeConfigFile, PayloadMode } from '../node/config.ts'
 import type { RunEnvironment } from './environment.ts'
 import type { ResultPoint } from './report.ts'
+import type { PerturbationStep } from './perturbation-schedule.ts'
+import { survivedSteps } from './perturbations.ts'
 import { runTestnetLoad, type TestnetEvent } from './testnet.ts'
 
 /**
@@ -54,16 +56,19 @@ export interface TestnetPointOptions {
   readonly onProgress?: (e: TestnetEvent) => void
 }
 
-/** DESIGN §12 point, plus how many validators were down for the whole run. */
+/** DESIGN §12 point, plus the faults it ran under. */
 export interface TestnetPoint extends ResultPoint {
+  /** Validators down for the whole run. */
   readonly crashed: number
+  /** Kill-and-restart steps that took effect and were undone without error. */
+  readonly restartsApplied: number
 }
 
-/** Thrown for an option the testnet cannot honour: measuring something else would mislabel the number. */
-export class UnsupportedTestnetOptionError extends Error {
-  constructor(option: string, reason: string) {
-    super(`runTestnetPoint: ${option} is not supported: ${reason}`)
-    this.name = 'UnsupportedTestnetOptionError'
+/** A restart schedule that was not applied as asked: the point measured something else. */
+export class RestartScheduleError extends Error {
+  constructor(message: string) {
+    super(`runTestnetPoint: restarts: ${message}`)
+    this.name = 'RestartScheduleError'
   }
 }
 
@@ -86,13 +91,26 @@ export function nodeOverridesOf(opts: TestnetPointOptions): Partial<NodeConfigFi
   }
 }
 
+/**
+ * Each restart as a perturbation step: SIGKILL (a crash: nothing flushed) at `atS`, started
+ * again from its data dir `downS` later. A validator that never runs cannot be restarted.
+ */
+export function restartSteps(restarts: readonly RestartFault[], validators: number, crashed: number): PerturbationStep[] {
+  return restarts.map((r, i) => {
+    if (!Number.isInteger(r.validator) || r.validator < 0 || r.validator >= validators - crashed) {
+      throw new RestartScheduleError(`[${i}]: validator ${r.validator} is not running (validators 0..${validators - crashed - 1} run; the last ${crashed} are crashed)`)
+    }
+    if (!(r.atS >= 0 && r.downS > 0)) throw new RestartScheduleError(`[${i}]: expected atS ≥ 0 and downS > 0, got atS ${r.atS}, downS ${r.downS}`)
+    return { action: 'kill', at: r.atS, nodes: [r.validator], duration: r.downS }
+  })
+}
+
 export async function runTestnetPoint(opts: TestnetPointOptions): Promise<TestnetPoint> {
-  if ((opts.restarts ?? []).length > 0) {
-    throw new UnsupportedTestnetOptionError('restarts', 'the crash-and-restart schedule needs src/testnet/perturbations.ts, which does not exist yet; use `crashed` for validators down the whole run')
-  }
   if (!(opts.durationS > 0)) throw new RangeError(`runTestnetPoint: durationS (the measured window) must be positive, got ${opts.durationS}`)
   const crashed = opts.crashed ?? 0
-  const { point } = await runTestnetLoad(
+  const restarts = opts.restarts ?? []
+  const steps = restartSteps(restarts, opts.validators, crashed)
+  const { point, perturbations } = await runTestnetLoad(
     {
       validators: opts.validators,
       crashed,
@@ -107,11 +125,18 @@ export async function runTestnetPoint(opts: TestnetPointOptions): Promise<Testne
       warmupS: opts.warmupS,
       tx: { kind: opts.tx?.kind ?? 'transfer', computeUnits: opts.tx?.computeUnits ?? 0 },
       ...(opts.env !== undefined ? { env: opts.env } : {}),
+      ...(steps.length > 0 ? { perturbations: steps } : {}),
     },
     {
       ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
       ...(opts.onProgress !== undefined ? { onEvent: opts.onProgress } : {}),
     },
   )
-  return { ...point, crashed }
+  const restartsApplied = survivedSteps(perturbations)
+  // An interrupted run skips steps on purpose; otherwise a step not applied means a mislabelled point.
+  if (restartsApplied < steps.length && opts.signal?.aborted !== true) {
+    const problems = perturbations.filter((e) => e.errors.length > 0 || e.phase === 'skipped').map((e) => `step ${e.step} ${e.spec} ${e.phase}: ${e.errors.join('; ') || e.detail}`)
+    throw new RestartScheduleError(`${restartsApplied} of ${steps.length} applied (${problems.join(' | ') || 'a step did not finish before the load ended'})`)
+  }
+  return { ...point, crashed, restartsApplied }
 }

@@ -21,6 +21,7 @@ describe('runTestnetPoint', { timeout: 120_000 }, () => {
     })
     assert.equal(point.validators, 4)
     assert.equal(point.crashed, 0)
+    assert.equal(point.restartsApplied, 0)
     assert.equal(point.offeredTps, 200)
     assert.ok(point.committedTxs > 0, 'txs committed in the window')
     assert.ok(point.e2eTps > 0 && point.consensusTps > 0)
@@ -45,6 +46,14 @@ describe('runTestnetPoint', { timeout: 120_000 }, () => {
     // Load went to the running validators only: nothing was refused as unreachable.
     assert.equal(point.rejectedTxs, 0)
     assert.equal(point.safetyViolations, 0)
+  })
+
+  it('kills and restarts a validator mid-load, and the point says the restart happened', async () => {
+    const point = await runTestnetPoint({ validators: 4, rate: 100, durationS: 6, warmupS: 1, accounts: 100, restarts: [{ validator: 1, atS: 2, downS: 2 }] })
+    assert.equal(point.restartsApplied, 1)
+    assert.ok(point.committedTxs > 0)
+    assert.equal(point.safetyViolations, 0)
+    assert.equal(point.stateRootMismatches, 0)
   })
 
   it('refuses more crashed validators than the committee tolerates before starting anything', async () => {
