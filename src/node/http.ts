@@ -4,6 +4,7 @@ import type { Block } from '../core/block.ts'
 import { HASH_BYTES, fromHex, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { LIMITS } from '../core/limits.ts'
+import { PeerRateLimiter, type RateLimitOptions } from '../network/ratelimit.ts'
 import { encodeTx } from '../core/tx.ts'
 import { registerAdminRoutes, type FaultControl } from './admin.ts'
 import type { CommitFeed } from './commit-feed.ts'
@@ -107,12 +108,42 @@ function decodeMsgpackTxs(body: Buffer): Uint8Array[] {
 }
 
 /**
+ * Per-client (remote address) limits on the write endpoints, the same token buckets that guard
+ * the p2p side. Generous: a load generator offering 10k tx/s in ~100 requests/s of ≤ 4 MiB stays
+ * far below them; they exist to stop one runaway client from starving the others. A client
+ * refused `violationsBeforeDisconnect` times within the window gets its connection closed.
+ */
+export const DEFAULT_CLIENT_LIMITS: RateLimitOptions = {
+  messagesPerSecond: 2_000,
+  bytesPerSecond: 64 * 1024 * 1024,
+  burstSeconds: 1,
+  violationsBeforeDisconnect: 100,
+  violationWindowMs: 10_000,
+  coolOffMs: 0,
+}
+
+/**
  * The validator's HTTP API (DESIGN §9). Every client mistake (malformed JSON, bad hex, invalid
  * signature, stale nonce, oversized body…) is a 4xx with `{error}` naming the field or rule; the
  * handlers only read state or submit to the mempool, so a refused request changes nothing.
  */
-export function buildHttpApi(api: NodeApi): FastifyInstance {
+export function buildHttpApi(api: NodeApi, clientLimits: RateLimitOptions = DEFAULT_CLIENT_LIMITS): FastifyInstance {
   const app = fastify({ logger: false, bodyLimit: HTTP_LIMITS.txBodyBytes })
+  const clients = new PeerRateLimiter(clientLimits)
+
+  // Charged before the body is parsed (declared length), so a refused flood costs no parsing.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return
+    const bytes = Number(req.headers['content-length'] ?? 0) || 0
+    const verdict = clients.admit(req.ip, bytes)
+    if (verdict === 'accept') return
+    api.metrics.droppedMessages.inc({ reason: 'client rate limit' })
+    if (verdict === 'disconnect') reply.header('connection', 'close')
+    return reply.code(429).send({
+      error: `client ${req.ip} exceeds ${clientLimits.messagesPerSecond} requests/s or ${clientLimits.bytesPerSecond} body bytes/s; slow down` +
+        (verdict === 'disconnect' ? ' (connection closed after repeated violations)' : ''),
+    })
+  })
 
   app.addContentTypeParser(MSGPACK, { parseAs: 'buffer', bodyLimit: HTTP_LIMITS.txsBodyBytes }, (_req, body, done) => done(null, body))
 
