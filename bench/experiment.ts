@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { parse as parseToml } from 'smol-toml'
 import { z } from 'zod'
 import { LIMITS } from '../src/core/limits.ts'
-import { PAYLOAD_MODES, type PayloadMode } from '../src/node/config.ts'
+import { PAYLOAD_MODES, readDataFile, type PayloadMode } from '../src/node/config.ts'
 import { parseLatency } from '../src/sim/latency.ts'
 
 /**
@@ -220,20 +218,8 @@ export function parseExperiment(data: unknown, source = 'experiment'): Experimen
 
 /** Reads a TOML (`.toml`) or JSON experiment file as raw data; syntax errors name the file. */
 export async function readExperimentFile(path: string): Promise<Record<string, unknown>> {
-  const name = basename(path)
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new ExperimentError(name, `cannot read ${path}: ${(err as Error).message}`)
-  }
-  let data: unknown
-  try {
-    data = path.endsWith('.toml') ? parseToml(text) : JSON.parse(text)
-  } catch (err) {
-    throw new ExperimentError(name, `syntax error: ${(err as Error).message}`)
-  }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ExperimentError(name, 'expected a table/object at the top level')
+  const data = await readDataFile(path, (file, message) => new ExperimentError(file, message))
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ExperimentError(basename(path), 'expected a table/object at the top level')
   return data as Record<string, unknown>
 }
 

@@ -214,21 +214,26 @@ export function parseNodeConfig(data: unknown, file = 'node config'): NodeConfig
   return parseWith(nodeSchema, data, file)
 }
 
-/** Reads a JSON file, or TOML when the name ends in `.toml`. Syntax errors name the file. */
-async function readConfigFile(path: string): Promise<unknown> {
+/**
+ * Reads a JSON file, or TOML when the name ends in `.toml`. A missing file or a syntax error is
+ * reported through `fail(fileName, message)`, so each caller throws its own error type.
+ */
+export async function readDataFile(path: string, fail: (file: string, message: string) => Error): Promise<unknown> {
   const name = basename(path)
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    throw new ConfigError(name, `cannot read ${path}: ${(err as Error).message}`)
+    throw fail(name, `cannot read ${path}: ${(err as Error).message}`)
   }
   try {
     return path.endsWith('.toml') ? parseToml(text) : JSON.parse(text)
   } catch (err) {
-    throw new ConfigError(name, `syntax error: ${(err as Error).message}`)
+    throw fail(name, `syntax error: ${(err as Error).message}`)
   }
 }
+
+const readConfigFile = (path: string): Promise<unknown> => readDataFile(path, (file, message) => new ConfigError(file, message))
 
 export async function loadGenesis(path: string): Promise<GenesisConfig> {
   return parseGenesis(await readConfigFile(path), basename(path))

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { parse as parseToml } from 'smol-toml'
 import { z } from 'zod'
-import { formatIssue } from '../node/config.ts'
+import { formatIssue, readDataFile } from '../node/config.ts'
 
 /**
  * Perturbation schedules (CometBFT e2e manifests' `perturb`): timed faults applied to a live
@@ -151,20 +149,8 @@ export function parseCompactSchedule(text: string, validators: number, source = 
 
 /** Reads a schedule file: `[[perturbations]]` tables in TOML (`.toml`) or `{"perturbations": [...]}` in JSON. */
 export async function loadScheduleFile(path: string, validators: number): Promise<PerturbationStep[]> {
-  const name = basename(path)
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new ScheduleError(name, `cannot read ${path}: ${(err as Error).message}`)
-  }
-  let data: unknown
-  try {
-    data = path.endsWith('.toml') ? parseToml(text) : JSON.parse(text)
-  } catch (err) {
-    throw new ScheduleError(name, `syntax error: ${(err as Error).message}`)
-  }
-  return parseSchedule(data, validators, name)
+  const data = await readDataFile(path, (file, message) => new ScheduleError(file, message))
+  return parseSchedule(data, validators, basename(path))
 }
 
 /** `--perturb` takes either a file (ending in .toml or .json) or the compact syntax. */
