@@ -85,7 +85,8 @@ export function txFromJson(json: unknown): Tx {
     if (typeof cu !== 'number' || !Number.isInteger(cu) || cu < 0 || cu > U32_MAX) {
       throw new TxJsonError('computeUnits', `expected an integer in 0..${U32_MAX}, got ${show(cu)}`)
     }
-    computeUnits = cu
+    // JSON -0 is an integer ≥ 0; normalise it so the decoded tx equals its canonical re-decoding.
+    computeUnits = cu === 0 ? 0 : cu
   }
   let accessList: Uint8Array[] = []
   if (o.accessList !== undefined) {

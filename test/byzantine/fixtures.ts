@@ -1,13 +1,8 @@
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import type { ByzantineMode, GenesisConfig } from '../../src/node/config.ts'
-import { loadNodeConfig, makeTestnetConfigs } from '../../src/node/config.ts'
 import { ValidatorNode } from '../../src/node/node.ts'
 import { txToJson } from '../../src/node/tx-json.ts'
-import { findFreePortRange } from '../../src/testnet/ports.ts'
-import { quietLogs, transfer, waitFor } from '../node/fixtures.ts'
+import { startChain, transfer, waitFor } from '../node/fixtures.ts'
 
 export const VALIDATORS = 4
 /** f = 1 of 4: the last validator misbehaves. */
@@ -30,34 +25,16 @@ export interface ByzantineChain {
  * cost one base timeout each, and the test waits for several of them.
  */
 export async function startByzantineChain(mode: ByzantineMode): Promise<ByzantineChain> {
-  const dir = await mkdtemp(join(tmpdir(), `bftlab-byzantine-${mode}-`))
-  const basePort = await findFreePortRange(2 * VALIDATORS)
-  const made = await makeTestnetConfigs({
-    validators: VALIDATORS,
-    accounts: ACCOUNTS,
-    basePort,
-    baseHttpPort: basePort + VALIDATORS,
-    dir,
-    params: { baseTimeoutMs: 1_000, maxTimeoutMs: 4_000, testing: true },
-    node: { executorWorkers: 0, verifyWorkers: 1, logLevel: 'warn' },
-  })
-  const byzantinePath = made.nodeConfigPaths[BYZANTINE]!
-  const config = JSON.parse(await readFile(byzantinePath, 'utf8')) as Record<string, unknown>
-  await writeFile(byzantinePath, JSON.stringify({ ...config, byzantine: { mode } }))
-
-  const nodes: ValidatorNode[] = []
-  const stop = async (): Promise<void> => {
-    await Promise.all(nodes.map((node) => node.stop()))
-    await rm(dir, { recursive: true, force: true })
-  }
+  const chain = await startChain(VALIDATORS, ACCOUNTS, { baseTimeoutMs: 1_000, maxTimeoutMs: 4_000, testing: true }, (i, config) =>
+    i === BYZANTINE ? { ...config, byzantine: { mode } } : config,
+  )
   try {
-    for (const path of made.nodeConfigPaths) nodes.push(await ValidatorNode.start(await loadNodeConfig(path), { logDestination: quietLogs }))
-    await Promise.all(nodes.map((n) => n.network.waitForPeers(VALIDATORS - 1, 20_000)))
+    await Promise.all(chain.nodes.map((n) => n.network.waitForPeers(VALIDATORS - 1, 20_000)))
   } catch (err) {
-    await stop()
+    await chain.stop()
     throw err
   }
-  const genesis = (await loadNodeConfig(made.nodeConfigPaths[0]!)).genesis
+  const { nodes, genesis, stop } = chain
   return { nodes, honest: HONEST.map((i) => nodes[i]!), byzantine: nodes[BYZANTINE]!, genesis, stop }
 }
 

@@ -1,8 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { FrameDecoder, encodeFrame } from '../../src/network/framing.ts'
-import { TxJsonError, txFromJson } from '../../src/node/tx-json.ts'
+import fc from 'fast-check'
+import { TxJsonError, txFromJson, txToJson } from '../../src/node/tx-json.ts'
 import { nestedArrays } from './targets/tx-json.ts'
+import { txArbitrary } from './values.ts'
 
 /** Minimal cases of what the fuzzer found; each must keep passing once fixed. */
 
@@ -28,4 +30,10 @@ test('FrameDecoder: a 1 MiB frame fed one byte per chunk is reassembled (fuzz: n
   assert.equal(frames.length, 1)
   assert.deepEqual(frames[0], payload)
   assert.equal(decoder.bufferedBytes, 0)
+})
+
+test('txFromJson: computeUnits -0 decodes to 0, so the tx equals its canonical re-decoding (fuzz: node/txFromJson)', () => {
+  const [sample] = fc.sample(txArbitrary, { seed: 1, numRuns: 1 })
+  const tx = txFromJson({ ...txToJson(sample!), computeUnits: -0 })
+  assert.ok(Object.is(tx.computeUnits, 0))
 })

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { DestinationStream } from 'pino'
@@ -16,8 +16,16 @@ export interface TestChain {
   stop(): Promise<void>
 }
 
-/** n validators in this process on 127.0.0.1, each with its own temp data dir. */
-export async function startChain(n: number, accounts: number, params: Partial<ChainParams> = {}): Promise<TestChain> {
+/**
+ * n validators in this process on 127.0.0.1, each with its own temp data dir. `configure` may
+ * rewrite a validator's generated node config (a Byzantine mode, say) before it starts.
+ */
+export async function startChain(
+  n: number,
+  accounts: number,
+  params: Partial<ChainParams> = {},
+  configure?: (index: number, config: Record<string, unknown>) => Record<string, unknown>,
+): Promise<TestChain> {
   const dir = await mkdtemp(join(tmpdir(), 'bftlab-node-test-'))
   const basePort = await findFreePortRange(2 * n)
   const made = await makeTestnetConfigs({
@@ -29,6 +37,11 @@ export async function startChain(n: number, accounts: number, params: Partial<Ch
     params: { baseTimeoutMs: 2_000, maxTimeoutMs: 8_000, ...params },
     node: { executorWorkers: 0, verifyWorkers: 1, logLevel: 'warn' },
   })
+  if (configure !== undefined) {
+    for (const [i, path] of made.nodeConfigPaths.entries()) {
+      await writeFile(path, JSON.stringify(configure(i, JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>)))
+    }
+  }
   const nodes: ValidatorNode[] = []
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((node) => node.stop()))

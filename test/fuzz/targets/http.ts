@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { pack } from 'msgpackr'
 import { DecodeError, decodeTx, encodeTx, txHash } from '../../../src/core/index.ts'
 import { CommitFeed } from '../../../src/node/commit-feed.ts'
-import { buildHttpApi, type NodeApi, type SubmitResult } from '../../../src/node/http.ts'
+import { buildHttpApi, DEFAULT_CLIENT_LIMITS, type NodeApi, type SubmitResult } from '../../../src/node/http.ts'
 import { NodeMetrics } from '../../../src/node/metrics.ts'
 import { txToJson } from '../../../src/node/tx-json.ts'
 import { FuzzViolation, defineTarget, type FuzzTarget, type Outcome } from '../engine.ts'
@@ -59,7 +59,9 @@ function nestedJson(field: string, depth: number): Uint8Array {
 }
 
 /** One app for every input: `inject` opens no socket, so nothing is left to close. */
-const app = buildHttpApi(fakeNode())
+// The fuzzer is one client sending far faster than any real one: per-client limits are tested
+// in test/node/client-limits.test.ts and would only answer 429 here.
+const app = buildHttpApi(fakeNode(), { ...DEFAULT_CLIENT_LIMITS, messagesPerSecond: Infinity, bytesPerSecond: Infinity })
 
 const target: FuzzTarget<SubmitRequest> = {
   name: 'node/http POST /tx, /txs',
