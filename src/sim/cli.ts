@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { InvalidArgumentError, type Command } from 'commander'
 import { integer, number, oneOf } from '../cli/options.ts'
-import { describeEnvironment, measureVerifiesPerSec } from '../testnet/environment.ts'
+import { describeEnvironment, measureVerifiesPerSec } from '../core/environment.ts'
 import { BYZANTINE_STRATEGIES, type ByzantineStrategy } from './byzantine.ts'
 import { defaultSimConfig, type SimConfig } from './config.ts'
 import { describeLatency, parseLatency, type LatencyModel } from './latency.ts'

@@ -1,7 +1,7 @@
 import type { TxKind } from '../core/tx.ts'
 import type { LinkFaults } from '../network/faults.ts'
 import type { ChainParams, LogLevel, NodeConfigFile, PayloadMode } from '../node/config.ts'
-import type { RunEnvironment } from './environment.ts'
+import type { RunEnvironment } from '../core/environment.ts'
 import type { ResultPoint } from './report.ts'
 import type { PerturbationStep } from './perturbation-schedule.ts'
 import { survivedSteps } from './perturbations.ts'

@@ -1,6 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import type { RunEnvironment } from './environment.ts'
-import { verifyBoundTps } from './environment.ts'
+import { verifyBoundTps, type RunEnvironment } from '../core/environment.ts'
 import type { LiveSecond, LoadResult } from './load.ts'
 import type { PerturbationEvent } from './perturbations.ts'
 import type { LatencySummary } from './stats.ts'

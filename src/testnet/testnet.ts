@@ -1,7 +1,7 @@
 import type { TxKind } from '../core/tx.ts'
 import { loadGenesis, type ChainParams, type LogLevel, type PayloadMode } from '../node/config.ts'
 import { genesisAccounts, withChainNonces } from './accounts.ts'
-import { describeEnvironment, measureVerifiesPerSec, type RunEnvironment } from './environment.ts'
+import { describeEnvironment, measureVerifiesPerSec, type RunEnvironment } from '../core/environment.ts'
 import { writeAcks } from './check.ts'
 import { runLoad, type LiveSecond, type LoadResult } from './load.ts'
 import { LocalTestnet, type LocalTestnetOptions } from './local-testnet.ts'

@@ -1,6 +1,6 @@
 import { parseExperiment, type Experiment, type ExperimentInput, type PointSpec } from '../../bench/experiment.ts'
 import type { PointResult } from '../../bench/point.ts'
-import type { RunEnvironment } from '../../src/testnet/environment.ts'
+import type { RunEnvironment } from '../../src/core/environment.ts'
 
 export function experiment(overrides: Partial<ExperimentInput> = {}): Experiment {
   return parseExperiment({ validators: [4, 7], rates: [1000, 2000, 4000], durationS: 1, warmupS: 0, runs: 1, ...overrides }, 'test')

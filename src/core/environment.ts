@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { availableParallelism, cpus } from 'node:os'
-import { sign, keyPairFromSeed, verify, deriveSeed } from '../core/keys.ts'
+import { sign, keyPairFromSeed, verify, deriveSeed } from './keys.ts'
 
 /** The machine a measurement ran on (DESIGN §11: every result echoes it). */
 export interface RunEnvironment {
