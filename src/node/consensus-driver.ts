@@ -94,8 +94,9 @@ export class ConsensusDriver {
         try {
           await this.#apply(this.#core.handle(event))
         } catch (err) {
-          // A failed fsync must not release the votes that depended on it; everything else in
-          // the list was already applied. The node keeps running: the round timer retries.
+          // A failed fsync must not release the votes that depended on it: the actions before it
+          // were applied, the rest of the list is dropped. The core already counts the vote as
+          // cast, so it never signs a second one for that round; the round timer moves it on.
           this.#log.error({ err, event: event.type }, 'consensus action failed')
         }
       }
