@@ -6,7 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander'
 import { toHex } from '../core/hash.ts'
 import { describeEnvironment, measureVerifiesPerSec, type RunEnvironment } from '../core/environment.ts'
 import { generateBenchBlock, type BenchBlock, type HotSpec } from './bench-blocks.ts'
-import { executeSequential, prepareBlock, type ExecutionStats } from './executor.ts'
+import { executeSequential, type ExecutionStats } from './executor.ts'
 import { ParallelExecutor, type ExecutionPolicy } from './parallel.ts'
 import { receiptsHash } from './receipts.ts'
 import { TX_BASE_COST_US, buildSchedule } from './schedule.ts'
@@ -80,7 +80,7 @@ export const QUICK_GRID = { accounts: [2, 1000], txs: [1000], computeUs: [0, 50]
 
 export const MIN_RUNS = 5
 
-/** Bytes an execute task carries per tx: encoded tx (≈190 B) + index + hash + its shipped pre-state. */
+/** Bytes per tx the calibration ships with its tasks: about what a block's shared buffer holds per tx (encoded tx ≈ 200 B, DAG, state). */
 const TASK_BYTES_PER_TX = 300
 
 /**
@@ -130,8 +130,8 @@ export async function runExecBench(opts: ExecBenchOptions, log: (line: string) =
       for (const accounts of opts.accounts) {
         for (const computeUs of opts.computeUs) {
           const block = generateBenchBlock({ accounts, txs, computeUs, hot: opts.hot, seed: opts.seed })
-          const schedule = buildSchedule(prepareBlock(block.txs, {}))
-          const conflictingTxFraction = round(schedule.executable.filter((i) => schedule.preds[i]!.length > 0).length / txs, 3)
+          const schedule = buildSchedule(block.txs)
+          const conflictingTxFraction = round(schedule.executable.filter((i) => schedule.predCount[i]! > 0).length / txs, 3)
           const criticalPathShare = round(schedule.criticalPathUs / schedule.totalCostUs, 3)
           for (const [workers, executor] of executors) {
             const { seqMs, parMs, rootsMatch, stats } = await measureCell(block, executor, opts.runs, collectGarbage)

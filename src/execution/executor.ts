@@ -3,7 +3,7 @@ import { SIGNATURE_BYTES } from '../core/keys.ts'
 import { encodeTx, verifyTx, type Tx } from '../core/tx.ts'
 import { accountEntry, changeDelta, slotEntry, type EntryChange, type StateCommitment } from './commitment.ts'
 import type { Receipt } from './receipts.ts'
-import { FEE_SINK_ID, type Account, type AccountId, type AppliedBlock, type SlotId, type StateWrites, type WorldState } from './state.ts'
+import { FEE_SINK_ID, type Account, type AccountId, type AppliedBlock, type SlotId, type StateReader, type StateWrites, type WorldState } from './state.ts'
 import { BlockOverlay, applyTx } from './transition.ts'
 
 export interface ExecuteOptions {
@@ -48,12 +48,20 @@ export interface PreparedBlock {
  * The tx hash is sha256 of the canonical body, i.e. of the encoding minus the trailing
  * signature; hashing that prefix avoids encoding every tx twice (same value as core's txHash).
  */
-export function prepareBlock(txs: readonly Tx[], opts: ExecuteOptions): PreparedBlock {
+export function txBodyHash(encoded: Uint8Array): Uint8Array {
+  return sha256(encoded.subarray(0, encoded.length - SIGNATURE_BYTES))
+}
+
+export function checkExecuteOptions(txs: readonly Tx[], opts: ExecuteOptions): void {
   if (opts.unverified !== undefined && opts.unverified.length !== txs.length) {
     throw new RangeError(`unverified has ${opts.unverified.length} flags for ${txs.length} txs`)
   }
+}
+
+export function prepareBlock(txs: readonly Tx[], opts: ExecuteOptions): PreparedBlock {
+  checkExecuteOptions(txs, opts)
   const encoded = txs.map(encodeTx)
-  const hashes = encoded.map((bytes) => sha256(bytes.subarray(0, bytes.length - SIGNATURE_BYTES)))
+  const hashes = encoded.map(txBodyHash)
   const seen = new Set<string>()
   const preFailed = hashes.map((hash) => {
     const id = toHex(hash)
@@ -78,13 +86,18 @@ export function runTxs(block: PreparedBlock, indices: Iterable<number>, view: Bl
   }
 }
 
+/** The fee sink after the block's credits (no tx writes it directly), or undefined if none. */
+export function feeSinkAfter(base: StateReader, credit: bigint): Account | undefined {
+  if (credit <= 0n) return undefined
+  const sink = base.account(FEE_SINK_ID) ?? { balance: 0n, nonce: 0n }
+  return { balance: sink.balance + credit, nonce: sink.nonce }
+}
+
 /** The block's net writes (fee-sink credit included) and the entry changes they imply. */
 export function collectWrites(base: WorldState, view: BlockOverlay): { writes: StateWrites; changes: EntryChange[] } {
   const accounts = new Map<AccountId, Account>(view.accounts)
-  if (view.feeSinkCredit > 0n) {
-    const sink = base.account(FEE_SINK_ID) ?? { balance: 0n, nonce: 0n }
-    accounts.set(FEE_SINK_ID, { balance: sink.balance + view.feeSinkCredit, nonce: sink.nonce })
-  }
+  const sink = feeSinkAfter(base, view.feeSinkCredit)
+  if (sink !== undefined) accounts.set(FEE_SINK_ID, sink)
   const slots = new Map<SlotId, Uint8Array>(view.slots)
   const changes: EntryChange[] = []
   for (const [id, account] of accounts) {

@@ -1,6 +1,8 @@
 import { bytesEqual, toHex } from '../core/hash.ts'
-import type { PreparedBlock } from './executor.ts'
+import { LIMITS } from '../core/limits.ts'
+import type { Tx } from '../core/tx.ts'
 import { FEE_SINK } from './state.ts'
+import { MAX_COMPUTE_UNITS } from './transition.ts'
 
 /**
  * Declared-access-set scheduling (Sealevel style, refined into a dependency DAG): a tx touches
@@ -17,190 +19,270 @@ import { FEE_SINK } from './state.ts'
  * TX_BASE_COST_US     sequential time per transfer: 2.6 µs (1,000 transfers between 2 accounts,
  *                     no commitment work) to 5.7 µs (10,000 transfers among 1,000 accounts);
  * SLOT_COST_US        extra sequential time per access-list slot (two SHA-256 + map writes);
- * DISPATCH_COST_US    extra CPU per tx on the parallel path (pre-state encoding, tx decoding in
- *                     the worker, result decoding and merge): 9.8 compute-unit equivalents per tx
- *                     measured on 10,000 transfers among 1,000 accounts. It is paid on the same
- *                     cores as the work, hence added to the work before dividing by workers.
+ * VERIFY_COST_US      one ed25519 verify of an `unverified` tx (sodium, ≈ 50 µs);
+ * DISPATCH_COST_US    extra CPU per tx on the parallel path: main-thread encoding, interning and
+ *                     read-back plus the worker's decoding, body hash and shared-state copies.
+ *                     Measured as the extra process CPU of the parallel path on 10,000 transfers
+ *                     among 1,000 accounts: 127.6 ms vs 98.3 ms sequential, 2.9 µs per tx. It is
+ *                     paid on the same cores as the work, hence added to the work before dividing
+ *                     by workers.
  */
 export const TX_BASE_COST_US = 4
 export const SLOT_COST_US = 2
-export const DISPATCH_COST_US = 10
+export const VERIFY_COST_US = 50
+export const DISPATCH_COST_US = 3
 /**
- * Main-thread ↔ worker round trip (0.1–0.3 ms measured through piscina). A block whose DAG is
- * deep and narrow (10 accounts: ~2 txs per level) pays about one per level, which no amount of
- * work-splitting recovers; measured speedups there were 0.4–0.9× before this term was added.
+ * Fixed cost of one parallel block (laying out the shared buffer, posting one task per worker,
+ * reading the results back): 256 transfers among 100 accounts (1.0 ms of modelled work) took
+ * 7.4 ms in parallel vs 6.1 ms sequentially, 64 transfers 2.7 vs 3.7 ms.
  */
-export const ROUND_TRIP_US = 150
+export const BLOCK_OVERHEAD_US = 1000
+/**
+ * A worker that finds no ready tx sleeps on a futex; a deep, narrow DAG hands txs from one
+ * worker to the other about once per level and pays a wake-up each time. Fitted on 10,000
+ * compute-50 txs among 10 accounts (4,675 levels, critical path 47 % of the work), forced
+ * parallel: 629 ms vs 844 ms sequential, i.e. ≈ 25 µs per level beyond the work/critical path.
+ */
+export const HANDOFF_US = 25
 /**
  * The parallel path is chosen only if predicted this much faster: the model is coarse, and
  * blocks predicted at 1.1–1.2× (compute ≈ 10 µs per tx) measured 0.8–1.06× in exec-bench.
  */
 export const MIN_PREDICTED_SPEEDUP = 1.25
-/** Below this many executable txs a block never leaves the main thread (a round trip costs more). */
+/** Below this many txs a block never leaves the main thread (the per-block overhead dominates). */
 export const MIN_PARALLEL_TXS = 32
 
-/** The state keys one tx touches, with their hex ids (computed once per block, reused for shipping state). */
-export interface TxAccess {
-  readonly accounts: readonly { readonly id: string; readonly address: Uint8Array }[]
-  readonly slots: readonly { readonly id: string; readonly key: Uint8Array }[]
+/** Account ids of the keys one tx declares, sender first; the fee sink is left out (see BlockOverlay). */
+export function txAccountKeys(tx: Tx): Uint8Array[] {
+  return bytesEqual(tx.to, FEE_SINK) || bytesEqual(tx.to, tx.from) ? [tx.from] : [tx.from, tx.to]
 }
 
+/** Slot keys a tx declares (duplicates included: the transition function reads each occurrence). */
+export function txSlotKeys(tx: Tx): readonly Uint8Array[] {
+  return tx.kind === 'compute' ? tx.accessList : []
+}
+
+export function estimatedCostUs(tx: Tx, unverified: boolean): number {
+  const verify = unverified ? VERIFY_COST_US : 0
+  // Over-limit compute fails before burning anything: its declared units must not sway the model.
+  if (tx.kind !== 'compute' || tx.computeUnits > MAX_COMPUTE_UNITS) return TX_BASE_COST_US + verify
+  return TX_BASE_COST_US + verify + tx.accessList.length * SLOT_COST_US + tx.computeUnits
+}
+
+/**
+ * Dense ids for the distinct 32-byte keys of one block, in first-seen order, so the DAG and the
+ * shared state are plain arrays indexed by id. The hex form is kept: it is the WorldState key.
+ */
+export class KeyInterner {
+  private readonly ids = new Map<string, number>()
+  readonly hexes: string[] = []
+  readonly keys: Uint8Array[] = []
+
+  get size(): number {
+    return this.hexes.length
+  }
+
+  intern(key: Uint8Array): number {
+    const hex = toHex(key)
+    let id = this.ids.get(hex)
+    if (id === undefined) {
+      id = this.hexes.length
+      this.ids.set(hex, id)
+      this.hexes.push(hex)
+      this.keys.push(key)
+    }
+    return id
+  }
+}
+
+/** An append-only Int32 list that doubles its storage, so CSR building allocates O(log n) times. */
+export class Int32List {
+  private data: Int32Array
+  length = 0
+
+  constructor(capacity = 16) {
+    this.data = new Int32Array(Math.max(1, capacity))
+  }
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Int32Array(this.data.length * 2)
+      next.set(this.data)
+      this.data = next
+    }
+    this.data[this.length++] = v
+  }
+
+  at(i: number): number {
+    return this.data[i]!
+  }
+
+  /** The written prefix (a view: valid until the next push). */
+  view(): Int32Array {
+    return this.data.subarray(0, this.length)
+  }
+}
+
+/**
+ * A block's conflict DAG in CSR form: the keys of tx i are ids[start[i]..start[i+1]) of the
+ * account and slot lists; its successors are succs[succStart[i]..succStart[i+1]) in block order.
+ * Excluded txs (pre-failed) have no keys, no edges and are not in `executable`.
+ */
 export interface Schedule {
-  /** Indices of the txs to execute (not pre-failed), in block order. */
-  readonly executable: readonly number[]
-  readonly access: readonly TxAccess[]
-  /** preds[i]: distinct earlier txs sharing a key with txs[i] (the last one per shared key). */
-  readonly preds: readonly (readonly number[])[]
-  readonly succs: readonly number[][]
-  readonly costUs: Float64Array
-  /** Longest cost path from i to the end of the DAG (list-scheduling priority). */
-  readonly bottomLevelUs: Float64Array
+  readonly txCount: number
+  /** Indices of the txs to execute, in block order. */
+  readonly executable: Int32Array
+  readonly accounts: KeyInterner
+  readonly slots: KeyInterner
+  readonly txAccountStart: Int32Array
+  readonly txAccountIds: Int32Array
+  readonly txSlotStart: Int32Array
+  readonly txSlotIds: Int32Array
+  /** Distinct earlier txs sharing a key with tx i (the last one per shared key). */
+  readonly predCount: Int32Array
+  readonly succStart: Int32Array
+  readonly succs: Int32Array
   readonly totalCostUs: number
   readonly criticalPathUs: number
   /** Longest dependency chain counted in txs (the number of DAG levels). */
   readonly depth: number
-}
-
-/** Keys a tx touches. The fee sink is left out (credits to it commute: see BlockOverlay). */
-export function txAccess(block: PreparedBlock, i: number): TxAccess {
-  const tx = block.txs[i]!
-  const accounts = [{ id: toHex(tx.from), address: tx.from }]
-  if (!bytesEqual(tx.to, FEE_SINK) && !bytesEqual(tx.to, tx.from)) accounts.push({ id: toHex(tx.to), address: tx.to })
-  const slots = tx.kind === 'compute' ? tx.accessList.map((key) => ({ id: toHex(key), key })) : []
-  return { accounts, slots }
-}
-
-export function estimatedCostUs(block: PreparedBlock, i: number): number {
-  const tx = block.txs[i]!
-  if (tx.kind !== 'compute') return TX_BASE_COST_US
-  return TX_BASE_COST_US + tx.accessList.length * SLOT_COST_US + tx.computeUnits
-}
-
-export function buildSchedule(block: PreparedBlock): Schedule {
-  const n = block.txs.length
-  const executable: number[] = []
-  const access: TxAccess[] = new Array(n)
-  const preds: number[][] = Array.from({ length: n }, () => [])
-  const succs: number[][] = Array.from({ length: n }, () => [])
-  const costUs = new Float64Array(n)
-  const finishUs = new Float64Array(n)
-  const level = new Int32Array(n)
-  let depth = 0
-  // Separate maps keep an account and a slot with the same 32 bytes apart (no key prefixing).
-  const lastAccountTouch = new Map<string, number>()
-  const lastSlotTouch = new Map<string, number>()
-  let totalCostUs = 0
-  let criticalPathUs = 0
-  for (let i = 0; i < n; i++) {
-    if (block.preFailed[i] !== undefined) continue
-    executable.push(i)
-    let start = 0
-    const touch = (lastTouch: Map<string, number>, id: string): void => {
-      const prev = lastTouch.get(id)
-      lastTouch.set(id, i)
-      if (prev === undefined || prev === i || preds[i]!.includes(prev)) return
-      preds[i]!.push(prev)
-      succs[prev]!.push(i)
-      start = Math.max(start, finishUs[prev]!)
-      level[i] = Math.max(level[i]!, level[prev]! + 1)
-    }
-    access[i] = txAccess(block, i)
-    for (const { id } of access[i]!.accounts) touch(lastAccountTouch, id)
-    for (const { id } of access[i]!.slots) touch(lastSlotTouch, id)
-    costUs[i] = estimatedCostUs(block, i)
-    finishUs[i] = start + costUs[i]!
-    totalCostUs += costUs[i]!
-    criticalPathUs = Math.max(criticalPathUs, finishUs[i]!)
-    depth = Math.max(depth, level[i]! + 1)
-  }
-  const bottomLevelUs = new Float64Array(n)
-  for (let k = executable.length - 1; k >= 0; k--) {
-    const i = executable[k]!
-    let tail = 0
-    for (const s of succs[i]!) tail = Math.max(tail, bottomLevelUs[s]!)
-    bottomLevelUs[i] = costUs[i]! + tail
-  }
-  return { executable, access, preds, succs, costUs, bottomLevelUs, totalCostUs, criticalPathUs, depth }
+  /**
+   * Some sender's nonces do not strictly increase in block order. Only then can the block hold
+   * a duplicate (same body ⇒ same sender and nonce), so only then must tx hashes be computed
+   * before scheduling to find them.
+   */
+  readonly mayHaveDuplicates: boolean
+  /** Some tx exceeds a wire limit (access list, payload), so it cannot be shipped to a worker. */
+  readonly unshippable: boolean
 }
 
 /**
- * Predicted speedup of the parallel path: the work plus dispatch overhead spread over the
- * workers, but never faster than the block's critical path (a single hot account makes the
- * whole block one chain), plus a round trip per DAG level.
+ * Builds the DAG in one pass over the block. `excluded[i]` (a pre-failure reason) leaves tx i
+ * out; `unverified[i]` adds a signature check to its cost.
+ */
+export function buildSchedule(txs: readonly Tx[], unverified?: readonly boolean[], excluded?: readonly (string | undefined)[]): Schedule {
+  const n = txs.length
+  const accounts = new KeyInterner()
+  const slots = new KeyInterner()
+  const executable = new Int32List(n)
+  const txAccountStart = new Int32Array(n + 1)
+  const txAccountIds = new Int32List(2 * n)
+  const txSlotStart = new Int32Array(n + 1)
+  const txSlotIds = new Int32List(n)
+  const predCount = new Int32Array(n)
+  const preds = new Int32List(2 * n)
+  const predStart = new Int32Array(n + 1)
+  const finishUs = new Float64Array(n)
+  const level = new Int32Array(n)
+  const lastAccountTouch: number[] = []
+  const lastSlotTouch: number[] = []
+  const lastNonce: bigint[] = []
+  let mayHaveDuplicates = false
+  let unshippable = false
+  let totalCostUs = 0
+  let criticalPathUs = 0
+  let depth = 0
+
+  /** Makes `lastTouch[id]` a predecessor of tx i (once), then i the key's last toucher. */
+  const touch = (lastTouch: number[], id: number, i: number): void => {
+    const prev = lastTouch[id] ?? -1
+    lastTouch[id] = i
+    if (prev < 0 || prev === i) return
+    for (let p = predStart[i]!; p < preds.length; p++) if (preds.at(p) === prev) return
+    preds.push(prev)
+  }
+  for (let i = 0; i < n; i++) {
+    const tx = txs[i]!
+    predStart[i] = preds.length
+    if (excluded?.[i] === undefined) {
+      executable.push(i)
+      for (const key of txAccountKeys(tx)) {
+        const id = accounts.intern(key)
+        txAccountIds.push(id)
+        touch(lastAccountTouch, id, i)
+      }
+      for (const key of txSlotKeys(tx)) {
+        const id = slots.intern(key)
+        txSlotIds.push(id)
+        touch(lastSlotTouch, id, i)
+      }
+      const sender = txAccountIds.at(txAccountStart[i]!)
+      const previousNonce = lastNonce[sender]
+      if (previousNonce !== undefined && tx.nonce <= previousNonce) mayHaveDuplicates = true
+      if (previousNonce === undefined || tx.nonce > previousNonce) lastNonce[sender] = tx.nonce
+      if (tx.accessList.length > LIMITS.maxAccessList || tx.payload.length > LIMITS.maxTxPayload) unshippable = true
+      let startUs = 0
+      for (let p = predStart[i]!; p < preds.length; p++) {
+        const prev = preds.at(p)
+        startUs = Math.max(startUs, finishUs[prev]!)
+        level[i] = Math.max(level[i]!, level[prev]! + 1)
+      }
+      const cost = estimatedCostUs(tx, unverified?.[i] === true)
+      predCount[i] = preds.length - predStart[i]!
+      finishUs[i] = startUs + cost
+      totalCostUs += cost
+      criticalPathUs = Math.max(criticalPathUs, finishUs[i]!)
+      depth = Math.max(depth, level[i]! + 1)
+    }
+    txAccountStart[i + 1] = txAccountIds.length
+    txSlotStart[i + 1] = txSlotIds.length
+  }
+  predStart[n] = preds.length
+
+  // Successor lists: count, prefix-sum, fill. Preds are visited in block order, so each
+  // successor list comes out in block order too.
+  const succStart = new Int32Array(n + 1)
+  for (let e = 0; e < preds.length; e++) succStart[preds.at(e) + 1]!++
+  for (let i = 0; i < n; i++) succStart[i + 1]! += succStart[i]!
+  const succs = new Int32Array(preds.length)
+  const fill = succStart.slice(0, n)
+  for (let i = 0; i < n; i++) {
+    for (let e = predStart[i]!; e < predStart[i + 1]!; e++) succs[fill[preds.at(e)]!++] = i
+  }
+
+  return {
+    txCount: n,
+    executable: executable.view(),
+    accounts,
+    slots,
+    txAccountStart,
+    txAccountIds: txAccountIds.view(),
+    txSlotStart,
+    txSlotIds: txSlotIds.view(),
+    predCount,
+    succStart,
+    succs,
+    totalCostUs,
+    criticalPathUs,
+    depth,
+    mayHaveDuplicates,
+    unshippable,
+  }
+}
+
+/**
+ * Predicted speedup of the parallel path: the work plus per-tx dispatch overhead spread over the
+ * workers, but never faster than the block's critical path (a single hot account makes the whole
+ * block one chain), plus a worker hand-off per DAG level and the fixed per-block cost.
  */
 export function predictedSpeedup(totalCostUs: number, txs: number, criticalPathUs: number, depth: number, workers: number): number {
-  const parallelUs = Math.max((totalCostUs + txs * DISPATCH_COST_US) / workers, criticalPathUs) + depth * ROUND_TRIP_US
+  const parallelUs = Math.max((totalCostUs + txs * DISPATCH_COST_US) / workers, criticalPathUs) + depth * HANDOFF_US + BLOCK_OVERHEAD_US
   return parallelUs > 0 ? totalCostUs / parallelUs : 1
 }
 
 /**
- * The schedule for the parallel path, or undefined when the sequential path is predicted at
- * least as fast. The conflict-free bound is checked first because building the DAG itself
- * costs a few µs per tx — as much as executing a transfer.
+ * Whether even a conflict-free DAG could make the parallel path worthwhile. Checked before
+ * building the DAG, which costs a few µs per tx — as much as executing a transfer.
  */
-export function planParallel(block: PreparedBlock, workers: number): Schedule | undefined {
-  let executable = 0
+export function mayGainFromParallel(txs: readonly Tx[], unverified: readonly boolean[] | undefined, workers: number): boolean {
+  if (workers < 2 || txs.length < MIN_PARALLEL_TXS) return false
   let totalCostUs = 0
-  for (let i = 0; i < block.txs.length; i++) {
-    if (block.preFailed[i] !== undefined) continue
-    executable++
-    totalCostUs += estimatedCostUs(block, i)
-  }
-  if (workers < 2 || executable < MIN_PARALLEL_TXS) return undefined
-  if (predictedSpeedup(totalCostUs, executable, 0, 1, workers) < MIN_PREDICTED_SPEEDUP) return undefined
-  const schedule = buildSchedule(block)
-  const speedup = predictedSpeedup(schedule.totalCostUs, executable, schedule.criticalPathUs, schedule.depth, workers)
-  return speedup >= MIN_PREDICTED_SPEEDUP ? schedule : undefined
+  for (let i = 0; i < txs.length; i++) totalCostUs += estimatedCostUs(txs[i]!, unverified?.[i] === true)
+  return predictedSpeedup(totalCostUs, txs.length, 0, 1, workers) >= MIN_PREDICTED_SPEEDUP
 }
 
-/** Ready txs, highest bottom level first (critical chains start early), then block order. */
-export class ReadyQueue {
-  private readonly heap: number[] = []
-  private readonly priority: Float64Array
-
-  constructor(priority: Float64Array) {
-    this.priority = priority
-  }
-
-  get size(): number {
-    return this.heap.length
-  }
-
-  private before(a: number, b: number): boolean {
-    const pa = this.priority[a]!
-    const pb = this.priority[b]!
-    return pa > pb || (pa === pb && a < b)
-  }
-
-  push(i: number): void {
-    const h = this.heap
-    h.push(i)
-    let c = h.length - 1
-    while (c > 0) {
-      const p = (c - 1) >> 1
-      if (!this.before(h[c]!, h[p]!)) break
-      ;[h[c], h[p]] = [h[p]!, h[c]!]
-      c = p
-    }
-  }
-
-  pop(): number | undefined {
-    const h = this.heap
-    const top = h[0]
-    const last = h.pop()
-    if (h.length === 0 || last === undefined) return top
-    h[0] = last
-    let p = 0
-    for (;;) {
-      const l = 2 * p + 1
-      const r = l + 1
-      let best = p
-      if (l < h.length && this.before(h[l]!, h[best]!)) best = l
-      if (r < h.length && this.before(h[r]!, h[best]!)) best = r
-      if (best === p) break
-      ;[h[p], h[best]] = [h[best]!, h[p]!]
-      p = best
-    }
-    return top
-  }
+/** Whether the DAG predicts the parallel path at least MIN_PREDICTED_SPEEDUP faster. */
+export function worthParallel(schedule: Schedule, workers: number): boolean {
+  const { totalCostUs, executable, criticalPathUs, depth } = schedule
+  return predictedSpeedup(totalCostUs, executable.length, criticalPathUs, depth, workers) >= MIN_PREDICTED_SPEEDUP
 }

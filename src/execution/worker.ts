@@ -1,63 +1,219 @@
-import { setTimeout as sleep } from 'node:timers/promises'
+import { HASH_BYTES, toHex } from '../core/hash.ts'
+import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
+import { Prng } from '../core/prng.ts'
+import { decodeTx, verifyTx, type Tx } from '../core/tx.ts'
 import { move } from 'piscina'
-import { toHex } from '../core/hash.ts'
-import { decodeTx, verifyTx } from '../core/tx.ts'
-import { changeDelta } from './commitment.ts'
-import type { Account, StateReader } from './state.ts'
-import { BlockOverlay, applyTx, burnCompute } from './transition.ts'
+import { accountEntry, changeDelta, slotEntry, type EntryChange } from './commitment.ts'
+import { txBodyHash } from './executor.ts'
+import { txAccountKeys, txSlotKeys } from './schedule.ts'
 import {
-  decodeCommitTask,
-  decodeExecuteTask,
-  decodeVerifyTask,
-  encodeExecuteResult,
-  type ExecuteTaskOutput,
-  type WorkerTask,
-} from './wire.ts'
+  COMMIT_CURSOR,
+  FINISHED,
+  KEY_EXISTED_BEFORE,
+  KEY_EXISTS,
+  KEY_WRITTEN,
+  REMAINING,
+  TX_VERIFY,
+  attachBlock,
+  drainBlock,
+  type BlockViews,
+} from './shared-block.ts'
+import type { Account, AccountId, SlotId, StateReader } from './state.ts'
+import { BlockOverlay, applyTx, burnCompute } from './transition.ts'
+import type { BlockTaskResult, TestDelay, WorkerTask } from './wire.ts'
 
-/** Piscina worker of the parallel executor: runs the shared transition function on shipped state. */
-export default async function runTask(task: WorkerTask): Promise<ArrayBuffer> {
+/**
+ * An idle worker sleeps on the block's wake counter; pushes, the block's end and aborts notify
+ * it, so this timeout is only a backstop that bounds how long a lost wake-up could cost.
+ */
+const IDLE_WAIT_MS = 20
+/**
+ * An idle worker that sees no tx complete for this long reports a stall instead of waiting on:
+ * 100× the longest possible tx (MAX_COMPUTE_UNITS ≈ 100 ms), so only a scheduling bug trips it.
+ */
+const STALL_TIMEOUT_MS = 10_000
+/** Changed keys claimed at a time for the commitment partial sums: 64 × ~10 µs ≈ 0.6 ms. */
+const COMMIT_CHUNK = 64
+/** Test delays: this share of txs sleeps first (enough to reorder completions, not to crawl). */
+const DELAYED_TX_SHARE = 0.25
+
+/** Piscina worker of the parallel executor. */
+export default function runTask(task: WorkerTask): BlockTaskResult | ArrayBuffer {
   if (task.kind === 'burn') {
     burnCompute(new Uint8Array(task.bytes, 0, Math.min(32, task.bytes.byteLength)), task.units)
     return move(new ArrayBuffer(8)) as ArrayBuffer
   }
-  // Test-only: a seeded delay per task shuffles completion order (the result must not depend on it).
-  if (task.delayMs > 0) await sleep(task.delayMs)
-  switch (task.kind) {
-    case 'execute':
-      return move(encodeExecuteResult(execute(task.bytes))) as ArrayBuffer
-    case 'verify': {
-      const valid = Uint8Array.from(decodeVerifyTask(task.bytes), (bytes) => (verifyTx(decodeTx(bytes)) ? 1 : 0))
-      return move(valid.buffer) as ArrayBuffer
-    }
-    case 'commit': {
-      const delta = changeDelta(decodeCommitTask(task.bytes))
-      return move(delta.buffer as ArrayBuffer) as ArrayBuffer
-    }
+  const v = attachBlock(task.buffer, task.sizes)
+  // Reading REMAINING (stored last by the main thread) orders this worker after the layout writes.
+  Atomics.load(v.control, REMAINING)
+  const runner = new TxRunner(v, task.testDelay, task.worker)
+  const completed = drainBlock(v, (tx) => runner.run(tx), IDLE_WAIT_MS, STALL_TIMEOUT_MS)
+  const delta = completed ? commitmentShare(v) : changeDelta([])
+  Atomics.add(v.control, FINISHED, 1)
+  return {
+    aborted: !completed,
+    txsRun: runner.txsRun,
+    failedTxs: runner.failedTxs,
+    failureReasons: runner.failureReasons,
+    feeSinkCredit: runner.view.feeSinkCredit,
+    delta,
   }
 }
 
 /**
- * Executes the task's txs in block order. The scheduler guarantees no other in-flight task
- * touches any key these txs touch, so the shipped pre-state is exactly what the sequential
- * oracle would see at this point of the block.
+ * The shared state as the transition function's StateReader, limited to the declared keys of
+ * the tx being run (any other read is a scheduling bug and throws rather than race).
  */
-function execute(bytes: ArrayBuffer): ExecuteTaskOutput {
-  const input = decodeExecuteTask(bytes)
-  const accounts = new Map<string, Account>()
-  for (const { address, account } of input.accounts) if (account !== undefined) accounts.set(toHex(address), account)
-  const slots = new Map<string, Uint8Array>()
-  for (const { key, value } of input.slots) slots.set(toHex(key), value)
-  const shipped: StateReader = { account: (id) => accounts.get(id), slot: (id) => slots.get(id) }
+class SharedTxState implements StateReader {
+  private readonly v: BlockViews
+  private readonly accountIds = new Map<AccountId, number>()
+  private readonly slotIds = new Map<SlotId, number>()
 
-  const view = new BlockOverlay(shipped)
-  const receipts = input.txs.map(({ index, hash, encoded }) => {
-    const outcome = applyTx(view, decodeTx(encoded), hash)
-    return { index, reason: outcome.ok ? undefined : outcome.reason }
-  })
-  return {
-    receipts,
-    feeSinkCredit: view.feeSinkCredit,
-    accounts: [...view.accounts].map(([id, account]) => ({ address: Buffer.from(id, 'hex'), account })),
-    slots: [...view.slots].map(([id, value]) => ({ key: Buffer.from(id, 'hex'), value })),
+  constructor(v: BlockViews) {
+    this.v = v
+  }
+
+  /** Maps tx `i`'s key ids (laid out by the DAG builder from the same txAccountKeys/txSlotKeys). */
+  bind(tx: Tx, i: number): void {
+    this.accountIds.clear()
+    this.slotIds.clear()
+    const { txAccountStart, txAccountIds, txSlotStart, txSlotIds } = this.v
+    const accounts = txAccountKeys(tx)
+    const slots = txSlotKeys(tx)
+    if (accounts.length !== txAccountStart[i + 1]! - txAccountStart[i]! || slots.length !== txSlotStart[i + 1]! - txSlotStart[i]!) {
+      throw new Error(`tx ${i} declares ${accounts.length} accounts and ${slots.length} slots, the shared block lists a different number`)
+    }
+    accounts.forEach((key, k) => this.accountIds.set(toHex(key), txAccountIds[txAccountStart[i]! + k]!))
+    slots.forEach((key, k) => this.slotIds.set(toHex(key), txSlotIds[txSlotStart[i]! + k]!))
+  }
+
+  private accountId(id: AccountId): number {
+    const k = this.accountIds.get(id)
+    if (k === undefined) throw new Error(`tx read account ${id} outside its declared keys`)
+    return k
+  }
+
+  private slotId(id: SlotId): number {
+    const k = this.slotIds.get(id)
+    if (k === undefined) throw new Error(`tx read slot ${id} outside its declared keys`)
+    return k
+  }
+
+  account(id: AccountId): Account | undefined {
+    const k = this.accountId(id)
+    return (this.v.accountFlags[k]! & KEY_EXISTS) !== 0 ? { balance: this.v.balances[k]!, nonce: this.v.nonces[k]! } : undefined
+  }
+
+  slot(id: SlotId): Uint8Array | undefined {
+    const k = this.slotId(id)
+    return (this.v.slotFlags[k]! & KEY_EXISTS) !== 0 ? this.v.slotValues.slice(k * HASH_BYTES, (k + 1) * HASH_BYTES) : undefined
+  }
+
+  /** Moves a successful tx's writes from the overlay into the shared state. */
+  flush(view: BlockOverlay): void {
+    const v = this.v
+    for (const [id, account] of view.accounts) {
+      const k = this.accountId(id)
+      v.balances[k] = account.balance
+      v.nonces[k] = account.nonce
+      // The shared arrays hold u64s; a value outside would silently wrap and diverge from the oracle.
+      if (v.balances[k] !== account.balance || v.nonces[k] !== account.nonce) throw new RangeError(`account ${id} after tx is not a u64 pair: ${account.balance}, ${account.nonce}`)
+      v.accountFlags[k]! |= KEY_EXISTS | KEY_WRITTEN
+    }
+    for (const [id, value] of view.slots) {
+      const k = this.slotId(id)
+      v.slotValues.set(value, k * HASH_BYTES)
+      v.slotFlags[k]! |= KEY_EXISTS | KEY_WRITTEN
+    }
+    view.accounts.clear()
+    view.slots.clear()
+  }
+}
+
+class TxRunner {
+  private readonly v: BlockViews
+  private readonly state: SharedTxState
+  /** One overlay for all this worker's txs: flushed after each, its fee-sink credit accumulates. */
+  readonly view: BlockOverlay
+  private readonly delay: { readonly prng: Prng; readonly maxMs: number } | undefined
+  private readonly sleeper = new Int32Array(new SharedArrayBuffer(4))
+  txsRun = 0
+  readonly failedTxs: number[] = []
+  readonly failureReasons: string[] = []
+
+  constructor(v: BlockViews, testDelay: TestDelay | undefined, worker: number) {
+    this.v = v
+    this.state = new SharedTxState(v)
+    this.view = new BlockOverlay(this.state)
+    if (testDelay !== undefined && testDelay.maxMs > 0) {
+      // Each worker its own stream, so workers do not sleep in lockstep.
+      let prng = new Prng(testDelay.seed)
+      for (let w = 0; w <= worker; w++) prng = prng.fork()
+      this.delay = { prng, maxMs: testDelay.maxMs }
+    }
+  }
+
+  run(i: number): void {
+    if (this.delay !== undefined && this.delay.prng.float() < DELAYED_TX_SHARE) {
+      Atomics.wait(this.sleeper, 0, 0, this.delay.prng.float() * this.delay.maxMs)
+    }
+    const v = this.v
+    const encoded = v.txBytes.subarray(v.txOffsets[i]!, v.txOffsets[i + 1]!)
+    const tx = decodeTx(encoded)
+    const hash = txBodyHash(encoded)
+    v.hashes.set(hash, i * HASH_BYTES)
+    this.txsRun++
+    if ((v.txFlags[i]! & TX_VERIFY) !== 0 && !verifyTx(tx)) {
+      this.fail(i, 'invalid signature')
+      return
+    }
+    this.state.bind(tx, i)
+    const outcome = applyTx(this.view, tx, hash)
+    if (outcome.ok) this.state.flush(this.view)
+    else this.fail(i, outcome.reason)
+  }
+
+  private fail(i: number, reason: string): void {
+    this.failedTxs.push(i)
+    this.failureReasons.push(reason)
+  }
+}
+
+/**
+ * LtHash partial sum over changed keys claimed in chunks from a shared cursor, after every tx
+ * of the block is done: whichever worker is free sums the next chunk. The changes are generated
+ * lazily, so a chunk is claimed only when changeDelta is ready to hash it (claiming them all
+ * first left one worker hashing 16,000 entries alone while the other found nothing to claim).
+ */
+function commitmentShare(v: BlockViews): Uint16Array {
+  return changeDelta(claimedChanges(v))
+}
+
+function* claimedChanges(v: BlockViews): Generator<EntryChange> {
+  const { accounts, slots } = v.sizes
+  for (;;) {
+    const start = Atomics.add(v.control, COMMIT_CURSOR, COMMIT_CHUNK)
+    if (start >= accounts + slots) return
+    for (let key = start; key < Math.min(start + COMMIT_CHUNK, accounts + slots); key++) {
+      if (key < accounts) {
+        const k = key
+        if ((v.accountFlags[k]! & KEY_WRITTEN) === 0) continue
+        const address = v.accountKeys.slice(k * PUBLIC_KEY_BYTES, (k + 1) * PUBLIC_KEY_BYTES)
+        const existed = (v.accountFlags[k]! & KEY_EXISTED_BEFORE) !== 0
+        yield {
+          before: existed ? accountEntry(address, { balance: v.balancesBefore[k]!, nonce: v.noncesBefore[k]! }) : undefined,
+          after: accountEntry(address, { balance: v.balances[k]!, nonce: v.nonces[k]! }),
+        }
+      } else {
+        const k = key - accounts
+        if ((v.slotFlags[k]! & KEY_WRITTEN) === 0) continue
+        const slotKey = v.slotKeys.slice(k * HASH_BYTES, (k + 1) * HASH_BYTES)
+        const existed = (v.slotFlags[k]! & KEY_EXISTED_BEFORE) !== 0
+        yield {
+          before: existed ? slotEntry(slotKey, v.slotValuesBefore.slice(k * HASH_BYTES, (k + 1) * HASH_BYTES)) : undefined,
+          after: slotEntry(slotKey, v.slotValues.slice(k * HASH_BYTES, (k + 1) * HASH_BYTES)),
+        }
+      }
+    }
   }
 }

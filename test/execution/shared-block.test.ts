@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Worker } from 'node:worker_threads'
+import fc from 'fast-check'
+import { toHex } from '../../src/core/hash.ts'
+import type { Tx } from '../../src/core/tx.ts'
+import { Prng } from '../../src/core/prng.ts'
+import { buildSchedule } from '../../src/execution/schedule.ts'
+import {
+  EMPTY_SLOT,
+  OUTSTANDING,
+  QUEUE_HEAD,
+  QUEUE_TAIL,
+  REMAINING,
+  abortBlock,
+  allocateBlock,
+  attachBlock,
+  drainBlock,
+  publishDag,
+  queuePop,
+  queuePush,
+  type BlockSizes,
+  type BlockViews,
+} from '../../src/execution/shared-block.ts'
+import { FEE_SINK } from '../../src/execution/state.ts'
+import { keys, sign, slotKeys } from './fixtures.ts'
+
+const DAG_ONLY: Omit<BlockSizes, 'txs' | 'edges'> = { txBytes: 0, accounts: 0, slots: 0, accountRefs: 0, slotRefs: 0 }
+
+/** A random DAG over n txs (each with up to 3 distinct earlier predecessors), laid out and published. */
+function randomDag(n: number, seed: number): { buffer: SharedArrayBuffer; views: BlockViews; predStart: Int32Array; preds: Int32Array } {
+  const prng = new Prng(seed)
+  const predLists = Array.from({ length: n }, (_, i) => [...new Set(Array.from({ length: i === 0 ? 0 : prng.int(0, 3) }, () => prng.int(0, i - 1)))])
+  const predStart = new Int32Array(n + 1)
+  predLists.forEach((list, i) => (predStart[i + 1] = predStart[i]! + list.length))
+  const preds = Int32Array.from(predLists.flat())
+  const succLists = Array.from({ length: n }, (): number[] => [])
+  predLists.forEach((list, i) => list.forEach((p) => succLists[p]!.push(i)))
+  const { buffer, views } = allocateBlock({ ...DAG_ONLY, txs: n, edges: preds.length })
+  succLists.forEach((list, i) => {
+    views.succStart[i + 1] = views.succStart[i]! + list.length
+    views.succs.set(list, views.succStart[i]!)
+  })
+  publishDag(views, Int32Array.from({ length: n }, (_, i) => i), Int32Array.from(predLists, (list) => list.length))
+  return { buffer, views, predStart, preds }
+}
+
+interface DrainOutcome {
+  readonly completed?: boolean
+  readonly error?: string
+}
+
+/** Drains a random DAG on `threads` real threads; resolves with each thread's outcome and the per-tx run counts. */
+async function drainOnThreads(n: number, threads: number, seed: number, failAt = -1): Promise<{ outcomes: DrainOutcome[]; runs: Int32Array; violations: number; views: BlockViews }> {
+  const { buffer, views, predStart, preds } = randomDag(n, seed)
+  const runs = new SharedArrayBuffer(4 * n)
+  const done = new SharedArrayBuffer(4 * n)
+  const violations = new SharedArrayBuffer(4)
+  const outcomes = await Promise.all(
+    Array.from({ length: threads }, (_, t) => {
+      const worker = new Worker(new URL('./drain-worker.ts', import.meta.url), {
+        workerData: { buffer, sizes: views.sizes, runs, done, violations, predStart, preds, seed: seed * 8 + t, failAt, stallTimeoutMs: 2000 },
+      })
+      return new Promise<DrainOutcome>((resolve, reject) => {
+        worker.once('message', (outcome: DrainOutcome) => resolve(outcome))
+        worker.once('error', reject)
+      }).finally(() => worker.terminate())
+    }),
+  )
+  return { outcomes, runs: new Int32Array(runs), violations: new Int32Array(violations)[0]!, views }
+}
+
+describe('shared block layout', () => {
+  it('gives every region its own aligned bytes, and a worker the same views', () => {
+    const sizes: BlockSizes = { txs: 7, txBytes: 13, accounts: 3, slots: 5, accountRefs: 9, slotRefs: 11, edges: 6 }
+    const { buffer, views } = allocateBlock(sizes)
+    const regions = Object.entries(views).filter(([name]) => name !== 'sizes') as [string, Int32Array | Uint8Array | BigUint64Array][]
+    const spans = regions.map(([name, view]) => ({ name, start: view.byteOffset, end: view.byteOffset + view.byteLength }))
+    spans.sort((a, b) => a.start - b.start)
+    for (let k = 0; k < spans.length; k++) {
+      assert.equal(spans[k]!.start % 8, 0, `${spans[k]!.name} is not 8-byte aligned`)
+      if (k > 0) assert.ok(spans[k - 1]!.end <= spans[k]!.start, `${spans[k - 1]!.name} overlaps ${spans[k]!.name}`)
+    }
+    assert.ok(spans.at(-1)!.end <= buffer.byteLength)
+    assert.equal(views.txAccountIds.length, 9)
+    assert.equal(views.slotValues.length, 5 * 32)
+    assert.deepEqual([...views.queue], new Array(7).fill(EMPTY_SLOT))
+    views.balances[2] = 12345678901234567890n
+    assert.equal(attachBlock(buffer, sizes).balances[2], 12345678901234567890n)
+    assert.throws(() => attachBlock(buffer, { ...sizes, slots: 6 }), /has \d+ bytes, its sizes need \d+/)
+  })
+})
+
+describe('ready queue', () => {
+  it('pops in push order, reports empty, and refuses a push beyond one per tx', () => {
+    const { views } = allocateBlock({ ...DAG_ONLY, txs: 3, edges: 0 })
+    assert.equal(queuePop(views), -1)
+    queuePush(views, 2)
+    queuePush(views, 0)
+    assert.equal(queuePop(views), 2)
+    queuePush(views, 1)
+    assert.deepEqual([queuePop(views), queuePop(views), queuePop(views)], [0, 1, -1])
+    assert.throws(() => queuePush(views, 1), /ready queue overflow: slot 3 of 3/)
+  })
+})
+
+describe('self-scheduling over a shared DAG', () => {
+  it('runs every tx exactly once, after all its predecessors, on 1..4 threads', async () => {
+    for (const [threads, seed] of [[1, 1], [2, 2], [3, 3], [4, 4]] as const) {
+      const { outcomes, runs, violations, views } = await drainOnThreads(3000, threads, seed)
+      assert.deepEqual(outcomes, new Array(threads).fill({ completed: true }))
+      assert.equal(violations, 0, `${violations} txs started before a predecessor completed (threads=${threads})`)
+      assert.ok(runs.every((count) => count === 1), `some tx ran ${Math.max(...runs)} or ${Math.min(...runs)} times`)
+      assert.equal(Atomics.load(views.control, REMAINING), 0)
+      assert.equal(Atomics.load(views.control, OUTSTANDING), 0)
+    }
+  })
+
+  it('stops every thread when one tx throws, and reports the error once', async () => {
+    const { outcomes } = await drainOnThreads(3000, 3, 9, 1500)
+    assert.deepEqual(outcomes.filter((o) => o.error !== undefined), [{ error: 'injected failure at tx 1500' }])
+    assert.ok(outcomes.filter((o) => o.error === undefined).every((o) => o.completed === false))
+  })
+
+  it('fails fast on a DAG that can never finish instead of waiting forever', () => {
+    const { views } = allocateBlock({ ...DAG_ONLY, txs: 2, edges: 1 })
+    views.succStart.set([0, 1, 1])
+    views.succs[0] = 1
+    // tx 1 claims two predecessors but only tx 0 will ever release it.
+    publishDag(views, Int32Array.of(0, 1), Int32Array.of(0, 2))
+    const ran: number[] = []
+    assert.throws(() => drainBlock(views, (tx) => ran.push(tx), 5, 2000), /stalled with 1 txs unexecuted and none ready or running/)
+    assert.deepEqual(ran, [0])
+  })
+
+  it('reports a tx that was never released (a lost push) after the stall timeout', () => {
+    const { views } = allocateBlock({ ...DAG_ONLY, txs: 2, edges: 0 })
+    publishDag(views, Int32Array.of(0, 1), Int32Array.of(0, 0))
+    // Tx 1 counts as ready (OUTSTANDING) but is taken off the queue and never run.
+    assert.equal(queuePop(views), 0)
+    assert.equal(queuePop(views), 1)
+    Atomics.store(views.control, QUEUE_HEAD, 0)
+    Atomics.store(views.control, QUEUE_TAIL, 1)
+    const started = performance.now()
+    assert.throws(() => drainBlock(views, () => {}, 5, 100), /no tx completed in \d+ ms with 1 txs unexecuted/)
+    assert.ok(performance.now() - started < 5000)
+  })
+
+  it('returns early, without running anything more, once the block is aborted', () => {
+    const { views } = randomDag(50, 5)
+    const ran: number[] = []
+    const completed = drainBlock(views, (tx) => {
+      ran.push(tx)
+      if (ran.length === 10) abortBlock(views)
+    }, 5, 2000)
+    assert.equal(completed, false)
+    assert.equal(ran.length, 10)
+  })
+})
+
+describe('DAG builder (integer key ids, CSR)', () => {
+  const txArb = fc.record({
+    from: fc.integer({ min: 0, max: 5 }),
+    to: fc.integer({ min: -1, max: 5 }),
+    nonce: fc.integer({ min: 0, max: 3 }),
+    compute: fc.boolean(),
+    accessList: fc.array(fc.integer({ min: 0, max: slotKeys.length - 1 }), { maxLength: 3 }),
+    excluded: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+  })
+
+  it('matches a brute-force reference: keys, predecessors, successors, duplicates flag', () => {
+    fc.assert(
+      fc.property(fc.array(txArb, { maxLength: 40 }), (specs) => {
+        const txs: Tx[] = specs.map((s) =>
+          sign(
+            {
+              kind: s.compute ? 'compute' : 'transfer',
+              from: keys[s.from]!.publicKey,
+              to: s.to < 0 ? FEE_SINK : keys[s.to]!.publicKey,
+              amount: 1n,
+              nonce: BigInt(s.nonce),
+              fee: 1n,
+              computeUnits: s.compute ? 1 : 0,
+              accessList: s.compute ? s.accessList.map((k) => slotKeys[k]!) : [],
+              payload: new Uint8Array(0),
+            },
+            s.from,
+          ),
+        )
+        const excluded = specs.map((s) => (s.excluded ? 'duplicate' : undefined))
+        const schedule = buildSchedule(txs, undefined, excluded)
+
+        // Reference: string keys ('a'/'s' + hex), last toucher per key, in block order.
+        const expectedKeys = (tx: Tx): string[] => {
+          const accounts = [tx.from, ...(toHex(tx.to) === toHex(FEE_SINK) || toHex(tx.to) === toHex(tx.from) ? [] : [tx.to])]
+          return [...accounts.map((k) => 'a' + toHex(k)), ...(tx.kind === 'compute' ? tx.accessList : []).map((k) => 's' + toHex(k))]
+        }
+        const last = new Map<string, number>()
+        const maxNonce = new Map<string, bigint>()
+        let duplicatesPossible = false
+        txs.forEach((tx, i) => {
+          if (excluded[i] !== undefined) {
+            assert.equal(schedule.txAccountStart[i + 1], schedule.txAccountStart[i])
+            assert.equal(schedule.predCount[i], 0)
+            return
+          }
+          const ids = [
+            ...[...schedule.txAccountIds.subarray(schedule.txAccountStart[i]!, schedule.txAccountStart[i + 1]!)].map((id) => 'a' + schedule.accounts.hexes[id]),
+            ...[...schedule.txSlotIds.subarray(schedule.txSlotStart[i]!, schedule.txSlotStart[i + 1]!)].map((id) => 's' + schedule.slots.hexes[id]),
+          ]
+          assert.deepEqual(ids, expectedKeys(tx), `keys of tx ${i}`)
+          const preds = new Set<number>()
+          for (const key of ids) {
+            const prev = last.get(key)
+            if (prev !== undefined && prev !== i) preds.add(prev)
+            last.set(key, i)
+          }
+          assert.equal(schedule.predCount[i], preds.size, `predecessors of tx ${i}`)
+          for (const p of preds) {
+            const succs = [...schedule.succs.subarray(schedule.succStart[p]!, schedule.succStart[p + 1]!)]
+            assert.ok(succs.includes(i), `tx ${i} missing from the successors of tx ${p}`)
+          }
+          const sender = toHex(tx.from)
+          if (maxNonce.has(sender) && tx.nonce <= maxNonce.get(sender)!) duplicatesPossible = true
+          if (!maxNonce.has(sender) || tx.nonce > maxNonce.get(sender)!) maxNonce.set(sender, tx.nonce)
+        })
+        const edges = [...schedule.predCount].reduce((a, b) => a + b, 0)
+        assert.equal(schedule.succs.length, edges)
+        assert.deepEqual([...schedule.executable], txs.flatMap((_, i) => (excluded[i] === undefined ? [i] : [])))
+        assert.equal(schedule.mayHaveDuplicates, duplicatesPossible)
+        schedule.accounts.keys.forEach((key, id) => assert.equal(toHex(key), schedule.accounts.hexes[id]))
+      }),
+      { numRuns: 200 },
+    )
+  })
+})
