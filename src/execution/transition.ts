@@ -10,12 +10,16 @@ import { FEE_SINK, type Account, type AccountId, type SlotId, type StateReader }
 
 /**
  * Calibration: one compute unit ≈ 1 µs of CPU. Measured on the reference machine (AMD EPYC,
- * 2 cores, Node 22.23): one `crypto.hash('sha256', 32 bytes)` iteration takes 0.54 µs
- * (200k-iteration loop, 3 runs: 0.545 / 0.543 / 0.541 µs), so 2 iterations ≈ 1.08 µs.
+ * 2 cores, Node 22.23): one `crypto.hash('sha256', <64-char hex string>, 'hex')` iteration takes
+ * 0.26 µs (200k-iteration loop, 3 runs: 0.257 / 0.257 / 0.259 µs), so 4 iterations ≈ 1.03 µs.
+ * The chain carries hex strings, not Buffers: a Buffer result costs a backing-store allocation
+ * and free per call (0.57–0.60 µs per iteration), so compute txs measured allocator churn more
+ * than hashing, and V8 frees backing stores on helper threads that competed with the parallel
+ * executor's workers for the cores (docs/decisions.md).
  * Fixed, not re-measured at run time: the work a tx does must be identical on every validator.
  * `bftlab exec-bench` prints the measured µs per unit so drift on another machine is visible.
  */
-export const SHA256_ITERATIONS_PER_COMPUTE_UNIT = 2
+export const SHA256_ITERATIONS_PER_COMPUTE_UNIT = 4
 
 /**
  * Upper bound on one tx's compute units (100 ms of CPU): computeUnits is a u32 on the wire, and
@@ -53,12 +57,12 @@ export class BlockOverlay implements StateReader {
   }
 }
 
-/** Deterministic CPU burn: `units × SHA256_ITERATIONS_PER_COMPUTE_UNIT` chained SHA-256 rounds. */
+/** Deterministic CPU burn: `units × SHA256_ITERATIONS_PER_COMPUTE_UNIT` chained SHA-256 rounds over hex digests. */
 export function burnCompute(seed: Uint8Array, units: number): Uint8Array {
-  let digest: Uint8Array = seed
+  let digest = Buffer.from(seed.buffer, seed.byteOffset, seed.byteLength).toString('hex')
   const rounds = units * SHA256_ITERATIONS_PER_COMPUTE_UNIT
-  for (let i = 0; i < rounds; i++) digest = oneShotHash('sha256', digest, 'buffer')
-  return digest
+  for (let i = 0; i < rounds; i++) digest = oneShotHash('sha256', digest, 'hex')
+  return Buffer.from(digest, 'hex')
 }
 
 /**
