@@ -1,12 +1,14 @@
 import type { Block } from '../core/block.ts'
 import { bytesEqual, toHex } from '../core/hash.ts'
-import type { Tx } from '../core/tx.ts'
+import { encodeTx, txHash, type Tx } from '../core/tx.ts'
 import type { QuorumCert } from '../core/vote.ts'
 import { executeSequential, type ExecuteOptions, type ExecutionResult } from '../execution/executor.ts'
 import type { ParallelExecutor } from '../execution/parallel.ts'
 import type { StateWrites as ExecutionWrites, WorldState } from '../execution/state.ts'
 import { MissingBatchError, type BatchStore } from '../mempool/batch-store.ts'
 import type { Mempool } from '../mempool/mempool.ts'
+import type { SignatureVerifier } from '../mempool/verifier.ts'
+import type { VerifiedTxs } from '../mempool/verified-txs.ts'
 import type { NodeStore, StateWrites as StoredWrites } from '../storage/node-store.ts'
 import type { BatchQueue } from './batch-queue.ts'
 import type { CommitFeed } from './commit-feed.ts'
@@ -46,6 +48,10 @@ export interface CommitterModules {
   /** Undefined: execute on the main thread with the sequential reference executor. */
   readonly executor: ParallelExecutor | undefined
   readonly batches: BatchStore
+  /** Checks the inline txs of other leaders' full blocks off the main thread. */
+  readonly verifier: SignatureVerifier
+  /** Txs this validator already verified (admission, batches): not checked again. */
+  readonly verified: VerifiedTxs
   readonly payload: PayloadAvailability
   readonly mempool: Mempool
   readonly queue: BatchQueue
@@ -115,8 +121,8 @@ export class BlockCommitter {
     }
     const started = performance.now()
     const { txs, unverified } = await this.#txsOf(block)
+    const options: ExecuteOptions = unverified ? { unverified: await this.#failingSignatures(txs) } : {}
     const execStarted = performance.now()
-    const options: ExecuteOptions = unverified ? { unverified: txs.map(() => true) } : {}
     const result: ExecutionResult = this.#m.executor ? await this.#m.executor.execute(state, txs, options) : executeSequential(state, txs, options)
     metrics.executionDuration.observe((performance.now() - execStarted) / 1000)
     this.#checkExecutedRoot(block)
@@ -175,6 +181,24 @@ export class BlockCommitter {
       if (this.#stopped) throw new Error(`stopped while fetching batches of block at height ${block.height}`)
       if (!(await this.#m.payload.ensure(block))) await new Promise((resolve) => setTimeout(resolve, PAYLOAD_RETRY_MS))
     }
+  }
+
+  /**
+   * Flags for the executor's `unverified` option. The txs are checked on the verify workers
+   * (a full block holds up to maxBlockTxs of them: ~37 µs each would stall the main thread);
+   * only those that fail are flagged, so the executor re-checks just those and records their
+   * `invalid signature` receipts exactly as the oracle would.
+   */
+  async #failingSignatures(txs: readonly Tx[]): Promise<boolean[]> {
+    const { verifier, verified } = this.#m
+    const toCheck = txs.flatMap((tx, i) => (verified.has(txHash(tx), tx.signature) ? [] : [i]))
+    const verdicts = await verifier.verifyTxs(toCheck.map((i) => encodeTx(txs[i]!)))
+    const failing = txs.map(() => false)
+    toCheck.forEach((i, k) => {
+      if (verdicts[k]) verified.add(txHash(txs[i]!), txs[i]!.signature)
+      else failing[i] = true
+    })
+    return failing
   }
 
   /** Validators agree on execution through consensus: a differing root is reported loudly. */

@@ -233,6 +233,8 @@ export class ValidatorNode implements NodeApi {
         state: this.state,
         executor: this.#executor,
         batches,
+        verifier: this.#verifier,
+        verified,
         payload,
         mempool,
         queue,
