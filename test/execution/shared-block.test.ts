@@ -141,9 +141,7 @@ describe('self-scheduling over a shared DAG', () => {
     assert.equal(queuePop(views), 1)
     Atomics.store(views.control, QUEUE_HEAD, 0)
     Atomics.store(views.control, QUEUE_TAIL, 1)
-    const started = performance.now()
     assert.throws(() => drainBlock(views, () => {}, 5, 100), /no tx completed in \d+ ms with 1 txs unexecuted/)
-    assert.ok(performance.now() - started < 5000)
   })
 
   it('returns early, without running anything more, once the block is aborted', () => {
