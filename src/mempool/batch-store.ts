@@ -1,9 +1,9 @@
 import { decodeBatch, batchDigestOfEncoding, type Batch } from '../core/batch.ts'
 import { DecodeError } from '../core/codec.ts'
 import { toHex } from '../core/hash.ts'
-import { encodeTx, txHash, type Tx } from '../core/tx.ts'
+import { txHash, type Tx } from '../core/tx.ts'
 import type { TxSignatureVerifier } from './verifier.ts'
-import type { VerifiedTxs } from './verified-txs.ts'
+import { verifyOnce, type VerifiedTxs } from './verified-txs.ts'
 
 /**
  * Batches held in memory. A block references up to a few hundred batches in practice; 4,096
@@ -105,17 +105,13 @@ export class BatchStore {
     const { batch } = stored
     const { verified, verifier } = this.modules
     const hashes = batch.txs.map(txHash)
-    const unverified = batch.txs.map((_, i) => i).filter((i) => !verified.has(hashes[i]!, batch.txs[i]!.signature))
-    const verdicts = unverified.length === 0 ? [] : await verifier.verifyTxs(unverified.map((i) => encodeTx(batch.txs[i]!)))
-    const bad = verdicts.indexOf(false)
+    const bad = (await verifyOnce(batch.txs.map((tx, i) => ({ hash: hashes[i]!, tx })), verified, verifier)).indexOf(false)
     if (bad !== -1) {
-      const i = unverified[bad]!
       throw new BatchRejectedError(
         `batch ${toHex(stored.digest)} (author ${batch.author}, seq ${batch.seq}) from ${origin}: ` +
-          `tx ${i} (${toHex(hashes[i]!)}) has an invalid signature`,
+          `tx ${bad} (${toHex(hashes[bad]!)}) has an invalid signature`,
       )
     }
-    for (const i of unverified) verified.add(hashes[i]!, batch.txs[i]!.signature)
     await this.modules.store.putBatch(stored.digest, stored.encoded)
     this.remember(stored)
     return stored

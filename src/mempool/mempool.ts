@@ -3,7 +3,7 @@ import { DecodeError } from '../core/codec.ts'
 import { toHex } from '../core/hash.ts'
 import { decodeTx, txHash, type Tx } from '../core/tx.ts'
 import type { TxSignatureVerifier } from './verifier.ts'
-import type { VerifiedTxs } from './verified-txs.ts'
+import { verifyOnce, type VerifiedTxs } from './verified-txs.ts'
 
 const U64_MAX = (1n << 64n) - 1n
 
@@ -169,7 +169,7 @@ export class Mempool {
     this.verifying += candidates.length
     let signatureOk: boolean[]
     try {
-      signatureOk = await this.verifySignatures(candidates)
+      signatureOk = await verifyOnce(candidates, this.modules.verified, this.modules.verifier)
     } finally {
       this.verifying -= candidates.length
     }
@@ -182,19 +182,6 @@ export class Mempool {
     })
     this.packBatches()
     return results
-  }
-
-  /** Verdicts for `candidates`; txs this node already verified are not sent to the pool again. */
-  private async verifySignatures(candidates: readonly Candidate[]): Promise<boolean[]> {
-    const { verified, verifier } = this.modules
-    const toVerify = candidates.filter((c) => !verified.has(c.hash, c.tx.signature))
-    const verdicts = toVerify.length === 0 ? [] : await verifier.verifyTxs(toVerify.map((c) => c.encoded))
-    const bad = new Set<Candidate>()
-    toVerify.forEach((c, i) => {
-      if (verdicts[i]) verified.add(c.hash, c.tx.signature)
-      else bad.add(c)
-    })
-    return candidates.map((c) => !bad.has(c))
   }
 
   /** Stateful checks and insertion, synchronous so no other submit interleaves. */

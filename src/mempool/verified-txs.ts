@@ -1,4 +1,6 @@
 import { bytesEqual, toHex } from '../core/hash.ts'
+import { encodeTx, type Tx } from '../core/tx.ts'
+import type { TxSignatureVerifier } from './verifier.ts'
 
 /**
  * How many verified txs are remembered. A tx submitted here usually reappears in peers' batches
@@ -55,4 +57,27 @@ export class VerifiedTxs {
     }
     this.signatures.set(key, signature)
   }
+}
+
+/** A tx to check: `hash` and the tx's signature key the cache; `encoded` if already at hand. */
+export interface TxToVerify {
+  readonly hash: Uint8Array
+  readonly tx: Tx
+  readonly encoded?: Uint8Array
+}
+
+/**
+ * One verdict per tx (true: validly signed by its sender). Only txs `verified` does not already
+ * hold go to `verifier` (encoded only then); the valid ones are remembered, so each tx is checked
+ * once per node whether it comes from a client, a peer's batch or another leader's full block.
+ */
+export async function verifyOnce(txs: readonly TxToVerify[], verified: VerifiedTxs, verifier: TxSignatureVerifier): Promise<boolean[]> {
+  const toCheck = txs.flatMap((t, i) => (verified.has(t.hash, t.tx.signature) ? [] : [i]))
+  const verdicts = toCheck.length === 0 ? [] : await verifier.verifyTxs(toCheck.map((i) => txs[i]!.encoded ?? encodeTx(txs[i]!.tx)))
+  const valid = txs.map(() => true)
+  toCheck.forEach((i, k) => {
+    if (verdicts[k]) verified.add(txs[i]!.hash, txs[i]!.tx.signature)
+    else valid[i] = false
+  })
+  return valid
 }

@@ -1,14 +1,14 @@
 import type { Block } from '../core/block.ts'
 import { bytesEqual, toHex } from '../core/hash.ts'
-import { encodeTx, txHash, type Tx } from '../core/tx.ts'
+import { txHash, type Tx } from '../core/tx.ts'
 import type { QuorumCert } from '../core/vote.ts'
 import { executeSequential, type ExecuteOptions, type ExecutionResult } from '../execution/executor.ts'
 import type { ParallelExecutor } from '../execution/parallel.ts'
 import type { StateWrites as ExecutionWrites, WorldState } from '../execution/state.ts'
 import { MissingBatchError, type BatchStore } from '../mempool/batch-store.ts'
 import type { Mempool } from '../mempool/mempool.ts'
-import type { SignatureVerifier } from '../mempool/verifier.ts'
-import type { VerifiedTxs } from '../mempool/verified-txs.ts'
+import type { TxSignatureVerifier } from '../mempool/verifier.ts'
+import { verifyOnce, type VerifiedTxs } from '../mempool/verified-txs.ts'
 import type { NodeStore, StateWrites as StoredWrites } from '../storage/node-store.ts'
 import type { BatchQueue } from './batch-queue.ts'
 import type { CommitFeed } from './commit-feed.ts'
@@ -49,7 +49,7 @@ export interface CommitterModules {
   readonly executor: ParallelExecutor | undefined
   readonly batches: BatchStore
   /** Checks the inline txs of other leaders' full blocks off the main thread. */
-  readonly verifier: SignatureVerifier
+  readonly verifier: TxSignatureVerifier
   /** Txs this validator already verified (admission, batches): not checked again. */
   readonly verified: VerifiedTxs
   readonly payload: PayloadAvailability
@@ -190,15 +190,8 @@ export class BlockCommitter {
    * `invalid signature` receipts exactly as the oracle would.
    */
   async #failingSignatures(txs: readonly Tx[]): Promise<boolean[]> {
-    const { verifier, verified } = this.#m
-    const toCheck = txs.flatMap((tx, i) => (verified.has(txHash(tx), tx.signature) ? [] : [i]))
-    const verdicts = await verifier.verifyTxs(toCheck.map((i) => encodeTx(txs[i]!)))
-    const failing = txs.map(() => false)
-    toCheck.forEach((i, k) => {
-      if (verdicts[k]) verified.add(txHash(txs[i]!), txs[i]!.signature)
-      else failing[i] = true
-    })
-    return failing
+    const valid = await verifyOnce(txs.map((tx) => ({ hash: txHash(tx), tx })), this.#m.verified, this.#m.verifier)
+    return valid.map((ok) => !ok)
   }
 
   /** Validators agree on execution through consensus: a differing root is reported loudly. */
