@@ -1,6 +1,6 @@
-import { hash as oneShotHash } from 'node:crypto'
 import { HASH_BYTES, bytesEqual, sha256, toHex } from '../core/hash.ts'
 import type { Tx } from '../core/tx.ts'
+import { iterateSha256 } from './compute-kernel.ts'
 import { FEE_SINK, type Account, type AccountId, type SlotId, type StateReader } from './state.ts'
 
 /**
@@ -10,12 +10,9 @@ import { FEE_SINK, type Account, type AccountId, type SlotId, type StateReader }
 
 /**
  * Calibration: one compute unit ≈ 1 µs of CPU. Measured on the reference machine (AMD EPYC,
- * 2 cores, Node 22.23): one `crypto.hash('sha256', <64-char hex string>, 'hex')` iteration takes
- * 0.26 µs (200k-iteration loop, 3 runs: 0.257 / 0.257 / 0.259 µs), so 4 iterations ≈ 1.03 µs.
- * The chain carries hex strings, not Buffers: a Buffer result costs a backing-store allocation
- * and free per call (0.57–0.60 µs per iteration), so compute txs measured allocator churn more
- * than hashing, and V8 frees backing stores on helper threads that competed with the parallel
- * executor's workers for the cores (docs/decisions.md).
+ * 2 cores, Node 22.23): one iteration of the compute kernel (compute-kernel.ts) takes
+ * 0.26–0.27 µs (exec-bench's 60,000-iteration loop, 2 runs: 0.264 / 0.271 µs), so 4 iterations
+ * ≈ 1.06–1.08 µs. On a worker thread the same loop ran 2–6 % faster than on the main thread.
  * Fixed, not re-measured at run time: the work a tx does must be identical on every validator.
  * `bftlab exec-bench` prints the measured µs per unit so drift on another machine is visible.
  */
@@ -57,12 +54,9 @@ export class BlockOverlay implements StateReader {
   }
 }
 
-/** Deterministic CPU burn: `units × SHA256_ITERATIONS_PER_COMPUTE_UNIT` chained SHA-256 rounds over hex digests. */
+/** Deterministic CPU burn: `units × SHA256_ITERATIONS_PER_COMPUTE_UNIT` chained SHA-256 iterations of a 32-byte seed. */
 export function burnCompute(seed: Uint8Array, units: number): Uint8Array {
-  let digest = Buffer.from(seed.buffer, seed.byteOffset, seed.byteLength).toString('hex')
-  const rounds = units * SHA256_ITERATIONS_PER_COMPUTE_UNIT
-  for (let i = 0; i < rounds; i++) digest = oneShotHash('sha256', digest, 'hex')
-  return Buffer.from(digest, 'hex')
+  return iterateSha256(seed, units * SHA256_ITERATIONS_PER_COMPUTE_UNIT)
 }
 
 /**
