@@ -133,11 +133,11 @@ export class ParallelExecutor {
 
     const accounts = new Map<AccountId, Account>()
     for (let k = 0; k < sizes.accounts; k++) {
-      if ((views.accountFlags[k]! & KEY_WRITTEN) !== 0) accounts.set(schedule.accounts.hexes[k]!, { balance: views.balances[k]!, nonce: views.nonces[k]! })
+      if ((views.accountFlags[k]! & KEY_WRITTEN) !== 0) accounts.set(schedule.accounts.hex(k), { balance: views.balances[k]!, nonce: views.nonces[k]! })
     }
     const slots = new Map<SlotId, Uint8Array>()
     for (let k = 0; k < sizes.slots; k++) {
-      if ((views.slotFlags[k]! & KEY_WRITTEN) !== 0) slots.set(schedule.slots.hexes[k]!, views.slotValues.slice(k * HASH_BYTES, (k + 1) * HASH_BYTES))
+      if ((views.slotFlags[k]! & KEY_WRITTEN) !== 0) slots.set(schedule.slots.hex(k), views.slotValues.slice(k * HASH_BYTES, (k + 1) * HASH_BYTES))
     }
     const deltas = results.map((result) => result.delta)
     // No tx writes the fee sink (see BlockOverlay), so its one change is summed here.
@@ -229,7 +229,7 @@ function layOutBlock(
 
   for (let k = 0; k < sizes.accounts; k++) {
     views.accountKeys.set(schedule.accounts.keys[k]!, k * PUBLIC_KEY_BYTES)
-    const account = state.account(schedule.accounts.hexes[k]!)
+    const account = state.account(schedule.accounts.hex(k))
     if (account === undefined) continue
     views.accountFlags[k] = KEY_EXISTS | KEY_EXISTED_BEFORE
     views.balances[k] = views.balancesBefore[k] = account.balance
@@ -237,7 +237,7 @@ function layOutBlock(
   }
   for (let k = 0; k < sizes.slots; k++) {
     views.slotKeys.set(schedule.slots.keys[k]!, k * HASH_BYTES)
-    const value = state.slot(schedule.slots.hexes[k]!)
+    const value = state.slot(schedule.slots.hex(k))
     if (value === undefined) continue
     views.slotFlags[k] = KEY_EXISTS | KEY_EXISTED_BEFORE
     views.slotValues.set(value, k * HASH_BYTES)

@@ -69,30 +69,80 @@ export function estimatedCostUs(tx: Tx, unverified: boolean): number {
   return TX_BASE_COST_US + verify + tx.accessList.length * SLOT_COST_US + tx.computeUnits
 }
 
+/** Key bytes: account ids are public keys, slot ids hashes; both 32 bytes. */
+const KEY_BYTES = 32
+const KEY_WORDS = KEY_BYTES / 4
+/**
+ * Random odd multipliers of the interner's hash, drawn once per process: the keys come from
+ * txs (slot keys are any 32 bytes a client picks), and a fixed hash would let a client fill a
+ * block with keys that all probe the same bucket, making one block's DAG quadratic to build.
+ */
+const HASH_MULTIPLIERS = Int32Array.from(crypto.getRandomValues(new Uint32Array(KEY_WORDS)), (m) => m | 1)
+
 /**
  * Dense ids for the distinct 32-byte keys of one block, in first-seen order, so the DAG and the
- * shared state are plain arrays indexed by id. The hex form is kept: it is the WorldState key.
+ * shared state are plain arrays indexed by id. An open-addressing table over the key bytes:
+ * no string per lookup (hex strings made interning two thirds of the DAG build). The hex form,
+ * the WorldState key, is made once per distinct key, on demand.
  */
 export class KeyInterner {
-  private readonly ids = new Map<string, number>()
-  readonly hexes: string[] = []
   readonly keys: Uint8Array[] = []
+  private readonly hexes: string[] = []
+  /** Key id + 1 per bucket, 0 = empty; 2^bits buckets, at most half full. */
+  private table = new Int32Array(64)
+  private bits = 6
 
   get size(): number {
-    return this.hexes.length
+    return this.keys.length
   }
 
   intern(key: Uint8Array): number {
-    const hex = toHex(key)
-    let id = this.ids.get(hex)
-    if (id === undefined) {
-      id = this.hexes.length
-      this.ids.set(hex, id)
-      this.hexes.push(hex)
-      this.keys.push(key)
+    if (key.length !== KEY_BYTES) throw new RangeError(`interned keys are ${KEY_BYTES} bytes, got ${key.length}`)
+    const mask = this.table.length - 1
+    for (let bucket = bucketOf(key, this.bits); ; bucket = (bucket + 1) & mask) {
+      const entry = this.table[bucket]!
+      if (entry === 0) break
+      if (sameKey(this.keys[entry - 1]!, key)) return entry - 1
     }
+    const id = this.keys.length
+    this.keys.push(key)
+    if (2 * this.keys.length > this.table.length) this.rehash(this.bits + 1)
+    else this.place(id)
     return id
   }
+
+  /** Key `id` as lowercase hex (the WorldState key). */
+  hex(id: number): string {
+    return (this.hexes[id] ??= toHex(this.keys[id]!))
+  }
+
+  private place(id: number): void {
+    const mask = this.table.length - 1
+    let bucket = bucketOf(this.keys[id]!, this.bits)
+    while (this.table[bucket] !== 0) bucket = (bucket + 1) & mask
+    this.table[bucket] = id + 1
+  }
+
+  private rehash(bits: number): void {
+    this.bits = bits
+    this.table = new Int32Array(2 ** bits)
+    for (let id = 0; id < this.keys.length; id++) this.place(id)
+  }
+}
+
+/** Multilinear hash of the key's 32-bit words with the random multipliers; top bits pick the bucket. */
+function bucketOf(key: Uint8Array, bits: number): number {
+  let h = 0
+  for (let w = 0; w < KEY_WORDS; w++) {
+    const o = 4 * w
+    h = (h + Math.imul(key[o]! | (key[o + 1]! << 8) | (key[o + 2]! << 16) | (key[o + 3]! << 24), HASH_MULTIPLIERS[w]!)) | 0
+  }
+  return h >>> (32 - bits)
+}
+
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < KEY_BYTES; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /** An append-only Int32 list that doubles its storage, so CSR building allocates O(log n) times. */

@@ -5,7 +5,7 @@ import fc from 'fast-check'
 import { toHex } from '../../src/core/hash.ts'
 import type { Tx } from '../../src/core/tx.ts'
 import { Prng } from '../../src/core/prng.ts'
-import { buildSchedule } from '../../src/execution/schedule.ts'
+import { KeyInterner, buildSchedule } from '../../src/execution/schedule.ts'
 import {
   EMPTY_SLOT,
   OUTSTANDING,
@@ -157,6 +157,34 @@ describe('self-scheduling over a shared DAG', () => {
 })
 
 describe('DAG builder (integer key ids, CSR)', () => {
+  it('interns keys by their bytes: first-seen ids, equal bytes in any buffer or offset share one, table growth keeps them', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(1500), { minLength: 1, maxLength: 3000, size: 'max' }), fc.nat(255), (picks, shared) => {
+        // Key j: 28 bytes shared by every key (only the last word differs), then j.
+        const keyBytes = (j: number): Uint8Array => {
+          const key = new Uint8Array(32).fill(shared)
+          new DataView(key.buffer).setUint32(28, j)
+          return key
+        }
+        const interner = new KeyInterner()
+        const reference = new Map<string, number>()
+        for (const [n, j] of picks.entries()) {
+          // Every occurrence is a fresh copy at a varying offset in a larger buffer.
+          const backing = new Uint8Array(40 + (n % 8))
+          backing.set(keyBytes(j), n % 8)
+          const key = backing.subarray(n % 8, (n % 8) + 32)
+          const hex = toHex(key)
+          if (!reference.has(hex)) reference.set(hex, reference.size)
+          assert.equal(interner.intern(key), reference.get(hex))
+        }
+        assert.equal(interner.size, reference.size)
+        for (const [hex, id] of reference) assert.equal(interner.hex(id), hex)
+      }),
+      { numRuns: 30 },
+    )
+    assert.throws(() => new KeyInterner().intern(new Uint8Array(31)), /32 bytes, got 31/)
+  })
+
   const txArb = fc.record({
     from: fc.integer({ min: 0, max: 5 }),
     to: fc.integer({ min: -1, max: 5 }),
@@ -203,8 +231,8 @@ describe('DAG builder (integer key ids, CSR)', () => {
             return
           }
           const ids = [
-            ...[...schedule.txAccountIds.subarray(schedule.txAccountStart[i]!, schedule.txAccountStart[i + 1]!)].map((id) => 'a' + schedule.accounts.hexes[id]),
-            ...[...schedule.txSlotIds.subarray(schedule.txSlotStart[i]!, schedule.txSlotStart[i + 1]!)].map((id) => 's' + schedule.slots.hexes[id]),
+            ...[...schedule.txAccountIds.subarray(schedule.txAccountStart[i]!, schedule.txAccountStart[i + 1]!)].map((id) => 'a' + schedule.accounts.hex(id)),
+            ...[...schedule.txSlotIds.subarray(schedule.txSlotStart[i]!, schedule.txSlotStart[i + 1]!)].map((id) => 's' + schedule.slots.hex(id)),
           ]
           assert.deepEqual(ids, expectedKeys(tx), `keys of tx ${i}`)
           const preds = new Set<number>()
@@ -226,7 +254,7 @@ describe('DAG builder (integer key ids, CSR)', () => {
         assert.equal(schedule.succs.length, edges)
         assert.deepEqual([...schedule.executable], txs.flatMap((_, i) => (excluded[i] === undefined ? [i] : [])))
         assert.equal(schedule.mayHaveDuplicates, duplicatesPossible)
-        schedule.accounts.keys.forEach((key, id) => assert.equal(toHex(key), schedule.accounts.hexes[id]))
+        schedule.accounts.keys.forEach((key, id) => assert.equal(toHex(key), schedule.accounts.hex(id)))
       }),
       { numRuns: 200 },
     )
