@@ -190,7 +190,14 @@ interface CellTiming {
   readonly stats: ExecutionStats
 }
 
-/** Medians of `runs` timed sequential/parallel pairs on the same block, after one warm-up pair. */
+/**
+ * Untimed pairs run first until each path has executed this many txs (at least one pair): the
+ * workers' code is optimized only after a few thousand txs each, so one warm-up pair of a
+ * 1,000-tx block left the first timed runs on unoptimized code.
+ */
+const WARMUP_TXS = 20_000
+
+/** Medians of `runs` timed sequential/parallel pairs on the same block, after WARMUP_TXS of warm-up pairs. */
 async function measureCell(block: BenchBlock, executor: ParallelExecutor, runs: number, collectGarbage: () => void): Promise<CellTiming> {
   const oracle = executeSequential(block.genesis, block.txs)
   const oracleRoot = toHex(oracle.root)
@@ -214,13 +221,14 @@ async function measureCell(block: BenchBlock, executor: ParallelExecutor, runs: 
     stats = result.stats
     return ms
   }
-  for (let run = -1; run < runs; run++) {
+  const warmups = Math.max(1, Math.ceil(WARMUP_TXS / block.txs.length))
+  for (let run = -warmups; run < runs; run++) {
     // Alternate which goes first, on top of the forced GC, so neither side systematically
     // runs on a warmer cache or a fuller heap.
     const parBefore = run % 2 !== 0 ? await timeParallel() : undefined
     const seqMs = timeSequential()
     const parMs = parBefore ?? (await timeParallel())
-    if (run < 0) continue // warm-up
+    if (run < 0) continue
     seqTimes.push(seqMs)
     parTimes.push(parMs)
   }
