@@ -104,9 +104,19 @@ export class ParallelExecutor {
 
   private async executeParallel(state: WorldState, txs: readonly Tx[], opts: ParallelExecuteOptions, plan: Plan): Promise<ExecutionResult> {
     const { schedule, duplicates } = plan
-    const { views, buffer, sizes } = layOutBlock(state, txs, opts.unverified, schedule)
+    const { views, buffer, sizes, encoded, txOffsets } = allocateLayout(txs, schedule)
     const workers = Math.min(this.workers, schedule.executable.length)
-    const results = await this.runWorkers(views, buffer, sizes, workers, opts.testDelay)
+    // Posted before the layout is filled in: a worker takes longer to wake than the fill, and
+    // it waits for publishDag before touching the buffer.
+    const running = this.runWorkers(views, buffer, sizes, workers, opts.testDelay)
+    try {
+      fillLayout(views, state, opts.unverified, schedule, encoded, txOffsets)
+    } catch (err) {
+      abortBlock(views)
+      await running.catch(() => undefined)
+      throw err
+    }
+    const results = await running
 
     const reasons = new Array<string | undefined>(txs.length)
     let feeSinkCredit = 0n
@@ -192,13 +202,11 @@ interface Plan {
 /** Initial guess of a tx's encoded size (a transfer is 197 bytes), so the writer rarely grows. */
 const ENCODED_TX_BYTES_HINT = 256
 
-/** Fills a block's shared buffer: encoded txs, the DAG, the ready queue and the touched pre-state. */
-function layOutBlock(
-  state: WorldState,
+/** Encodes the txs and allocates the block's shared buffer at its exact sizes (still empty). */
+function allocateLayout(
   txs: readonly Tx[],
-  unverified: readonly boolean[] | undefined,
   schedule: Schedule,
-): { views: BlockViews; buffer: SharedArrayBuffer; sizes: BlockSizes } {
+): { views: BlockViews; buffer: SharedArrayBuffer; sizes: BlockSizes; encoded: Uint8Array; txOffsets: Int32Array } {
   const n = txs.length
   const writer = new Writer(n * ENCODED_TX_BYTES_HINT + 1)
   const txOffsets = new Int32Array(n + 1)
@@ -216,7 +224,19 @@ function layOutBlock(
     slotRefs: schedule.txSlotIds.length,
     edges: schedule.succs.length,
   }
-  const { buffer, views } = allocateBlock(sizes)
+  return { ...allocateBlock(sizes), sizes, encoded, txOffsets }
+}
+
+/** Fills the block's shared buffer (encoded txs, the DAG, the touched pre-state), then publishes it. */
+function fillLayout(
+  views: BlockViews,
+  state: WorldState,
+  unverified: readonly boolean[] | undefined,
+  schedule: Schedule,
+  encoded: Uint8Array,
+  txOffsets: Int32Array,
+): void {
+  const { sizes } = views
   views.txBytes.set(encoded)
   views.txOffsets.set(txOffsets)
   views.txAccountStart.set(schedule.txAccountStart)
@@ -245,5 +265,4 @@ function layOutBlock(
   }
 
   publishDag(views, schedule.executable, schedule.predCount)
-  return { views, buffer, sizes }
 }

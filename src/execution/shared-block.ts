@@ -40,7 +40,12 @@ export const SLEEPERS = 6
 export const COMMIT_CURSOR = 7
 /** Workers that finished; the main thread reads it (Atomics) before reading state back. */
 export const FINISHED = 8
-const CONTROL_WORDS = 9
+/**
+ * 1 once the main thread has laid the whole block out. Workers receive the buffer before that
+ * (waking a worker takes longer than the layout) and wait for this word before touching it.
+ */
+export const PUBLISHED = 9
+const CONTROL_WORDS = 10
 
 /** txFlags bits. */
 export const TX_VERIFY = 1
@@ -126,8 +131,9 @@ export function attachBlock(buffer: SharedArrayBuffer, sizes: BlockSizes): Block
 
 /**
  * Starts the scheduler state once the rest of the block is laid out: pending counts, the txs
- * with no predecessor queued in block order, and REMAINING stored last — atomically, so a
- * worker that loads it first (worker.ts) sees every plain write made before.
+ * with no predecessor queued in block order, then PUBLISHED stored last — atomically, so a
+ * worker that loads it (awaitPublished) sees every plain write made before — and the waiting
+ * workers woken.
  */
 export function publishDag(v: BlockViews, executable: Int32Array, predCount: Int32Array): void {
   v.pending.set(predCount)
@@ -135,7 +141,25 @@ export function publishDag(v: BlockViews, executable: Int32Array, predCount: Int
   for (const i of executable) if (predCount[i] === 0) v.queue[ready++] = i
   v.control[QUEUE_TAIL] = ready
   v.control[OUTSTANDING] = ready
-  Atomics.store(v.control, REMAINING, executable.length)
+  v.control[REMAINING] = executable.length
+  Atomics.store(v.control, PUBLISHED, 1)
+  wakeAll(v)
+}
+
+/**
+ * Waits until the main thread has published the block (true) or aborted it (false); throws if
+ * neither happens within `timeoutMs`, so a worker never waits forever on a lost block.
+ */
+export function awaitPublished(v: BlockViews, idleWaitMs: number, timeoutMs: number): boolean {
+  const { control } = v
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    const seen = Atomics.load(control, WAKE)
+    if (Atomics.load(control, PUBLISHED) !== 0) return true
+    if (Atomics.load(control, ABORT) !== 0) return false
+    if (performance.now() > deadline) throw new Error(`shared block was neither published nor aborted within ${timeoutMs} ms`)
+    Atomics.wait(control, WAKE, seen, idleWaitMs)
+  }
 }
 
 /**
@@ -202,17 +226,18 @@ export function completeTx(v: BlockViews, tx: number): number {
 }
 
 /**
- * One worker's share of the block: runs ready txs until every executable tx is done. Returns
- * false if the block was aborted (by another worker's failure or by the main thread). Throws —
+ * One worker's share of the block: once it is published, runs ready txs until every executable
+ * tx is done. Returns false if the block was aborted (by another worker's failure or by the main thread). Throws —
  * after aborting the block, so the other workers stop too — what `runTx` throws, and a stall:
  * txs remain but none is ready or running, or (a lost wake-up or a tx never released) no tx
- * completed while this worker idled for `stallTimeoutMs`.
+ * completed while this worker idled for `stallTimeoutMs` (or the block was never published).
  */
 export function drainBlock(v: BlockViews, runTx: (tx: number) => void, idleWaitMs: number, stallTimeoutMs: number): boolean {
   const { control } = v
   let idleSince = -1
   let remainingWhenIdle = -1
   try {
+    if (!awaitPublished(v, idleWaitMs, stallTimeoutMs)) return false
     for (;;) {
       let tx = queuePop(v)
       if (tx < 0) {

@@ -12,7 +12,6 @@ import {
   KEY_EXISTED_BEFORE,
   KEY_EXISTS,
   KEY_WRITTEN,
-  REMAINING,
   TX_VERIFY,
   attachBlock,
   drainBlock,
@@ -44,8 +43,6 @@ export default function runTask(task: WorkerTask): BlockTaskResult | ArrayBuffer
     return move(new ArrayBuffer(8)) as ArrayBuffer
   }
   const v = attachBlock(task.buffer, task.sizes)
-  // Reading REMAINING (stored last by the main thread) orders this worker after the layout writes.
-  Atomics.load(v.control, REMAINING)
   const runner = new TxRunner(v, task.testDelay, task.worker)
   const completed = drainBlock(v, (tx) => runner.run(tx), IDLE_WAIT_MS, STALL_TIMEOUT_MS)
   const delta = completed ? commitmentShare(v) : changeDelta([])
