@@ -27,8 +27,8 @@ import { keys, sign, slotKeys } from './fixtures.ts'
 
 const DAG_ONLY: Omit<BlockSizes, 'txs' | 'edges'> = { txBytes: 0, accounts: 0, slots: 0, accountRefs: 0, slotRefs: 0 }
 
-/** A random DAG over n txs (each with up to 3 distinct earlier predecessors), laid out and published. */
-function randomDag(n: number, seed: number): { buffer: SharedArrayBuffer; views: BlockViews; predStart: Int32Array; preds: Int32Array } {
+/** A random DAG over n txs (each with up to 3 distinct earlier predecessors), laid out and, unless `unpublished`, published. */
+function randomDag(n: number, seed: number, unpublished = false): { buffer: SharedArrayBuffer; views: BlockViews; predStart: Int32Array; preds: Int32Array; publish: () => void } {
   const prng = new Prng(seed)
   const predLists = Array.from({ length: n }, (_, i) => [...new Set(Array.from({ length: i === 0 ? 0 : prng.int(0, 3) }, () => prng.int(0, i - 1)))])
   const predStart = new Int32Array(n + 1)
@@ -41,8 +41,9 @@ function randomDag(n: number, seed: number): { buffer: SharedArrayBuffer; views:
     views.succStart[i + 1] = views.succStart[i]! + list.length
     views.succs.set(list, views.succStart[i]!)
   })
-  publishDag(views, Int32Array.from({ length: n }, (_, i) => i), Int32Array.from(predLists, (list) => list.length))
-  return { buffer, views, predStart, preds }
+  const publish = (): void => publishDag(views, Int32Array.from({ length: n }, (_, i) => i), Int32Array.from(predLists, (list) => list.length))
+  if (!unpublished) publish()
+  return { buffer, views, predStart, preds, publish }
 }
 
 interface DrainOutcome {
@@ -50,9 +51,19 @@ interface DrainOutcome {
   readonly error?: string
 }
 
-/** Drains a random DAG on `threads` real threads; resolves with each thread's outcome and the per-tx run counts. */
-async function drainOnThreads(n: number, threads: number, seed: number, failAt = -1): Promise<{ outcomes: DrainOutcome[]; runs: Int32Array; violations: number; views: BlockViews }> {
-  const { buffer, views, predStart, preds } = randomDag(n, seed)
+/**
+ * Drains a random DAG on `threads` real threads; resolves with each thread's outcome and the
+ * per-tx run counts. `publishAfterMs` starts the threads first and publishes the DAG that much later.
+ */
+async function drainOnThreads(
+  n: number,
+  threads: number,
+  seed: number,
+  failAt = -1,
+  publishAfterMs?: number,
+): Promise<{ outcomes: DrainOutcome[]; runs: Int32Array; violations: number; views: BlockViews }> {
+  const { buffer, views, predStart, preds, publish } = randomDag(n, seed, publishAfterMs !== undefined)
+  if (publishAfterMs !== undefined) setTimeout(publish, publishAfterMs)
   const runs = new SharedArrayBuffer(4 * n)
   const done = new SharedArrayBuffer(4 * n)
   const violations = new SharedArrayBuffer(4)
@@ -114,6 +125,22 @@ describe('self-scheduling over a shared DAG', () => {
       assert.equal(Atomics.load(views.control, REMAINING), 0)
       assert.equal(Atomics.load(views.control, OUTSTANDING), 0)
     }
+  })
+
+  it('holds threads started before the layout is published, then runs every tx exactly once', async () => {
+    const { outcomes, runs, violations } = await drainOnThreads(3000, 2, 6, -1, 100)
+    assert.deepEqual(outcomes, [{ completed: true }, { completed: true }])
+    assert.equal(violations, 0)
+    assert.ok(runs.every((count) => count === 1), `some tx ran ${Math.max(...runs)} or ${Math.min(...runs)} times`)
+  })
+
+  it('returns false for a block aborted before it was published, and throws for one never published', () => {
+    const aborted = randomDag(10, 7, true)
+    abortBlock(aborted.views)
+    const ran: number[] = []
+    assert.equal(drainBlock(aborted.views, (tx) => ran.push(tx), 5, 2000), false)
+    assert.throws(() => drainBlock(randomDag(10, 8, true).views, (tx) => ran.push(tx), 5, 50), /neither published nor aborted within 50 ms/)
+    assert.deepEqual(ran, [])
   })
 
   it('stops every thread when one tx throws, and reports the error once', async () => {
