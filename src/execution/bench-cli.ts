@@ -1,6 +1,4 @@
 import { writeFileSync } from 'node:fs'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { Piscina } from 'piscina'
 import { InvalidArgumentError, type Command } from 'commander'
 import { toHex } from '../core/hash.ts'
@@ -88,11 +86,6 @@ const TASK_BYTES_PER_TX = 300
  * pays for the first one's garbage — a block's ~2 KB LtHash buffers per changed entry — which
  * measured as a consistent 2× on 1,000-transfer blocks.
  */
-function garbageCollector(): () => void {
-  setFlagsFromString('--expose-gc')
-  return runInNewContext('gc') as () => void
-}
-
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const mid = s.length >> 1
@@ -120,7 +113,6 @@ export async function runExecBench(opts: ExecBenchOptions, log: (line: string) =
   const header = ['accounts', 'txs', 'computeUs', 'workers', 'path', 'seqMs', 'parMs', 'speedup', 'efficiency', 'reexec/tx', 'rootsMatch', 'conflicting', 'critPath']
   log(header.map((h) => h.padStart(11)).join(' '))
 
-  const collectGarbage = garbageCollector()
   const executors = new Map(opts.workers.map((w) => [w, new ParallelExecutor({ workers: w, policy: opts.policy })]))
   const points: ExecBenchPoint[] = []
   /** Per worker count, the messaging pattern of the heaviest parallel cell, replayed as pure compute. */
@@ -134,7 +126,7 @@ export async function runExecBench(opts: ExecBenchOptions, log: (line: string) =
           const conflictingTxFraction = round(schedule.executable.filter((i) => schedule.predCount[i]! > 0).length / txs, 3)
           const criticalPathShare = round(schedule.criticalPathUs / schedule.totalCostUs, 3)
           for (const [workers, executor] of executors) {
-            const { seqMs, parMs, rootsMatch, stats } = await measureCell(block, executor, opts.runs, collectGarbage)
+            const { seqMs, parMs, rootsMatch, stats } = await measureCell(block, executor, opts.runs)
             const { path, tasks, reexecutions } = stats
             const point: ExecBenchPoint = {
               accounts,
@@ -198,7 +190,7 @@ interface CellTiming {
 const WARMUP_TXS = 20_000
 
 /** Medians of `runs` timed sequential/parallel pairs on the same block, after WARMUP_TXS of warm-up pairs. */
-async function measureCell(block: BenchBlock, executor: ParallelExecutor, runs: number, collectGarbage: () => void): Promise<CellTiming> {
+async function measureCell(block: BenchBlock, executor: ParallelExecutor, runs: number): Promise<CellTiming> {
   const oracle = executeSequential(block.genesis, block.txs)
   const oracleRoot = toHex(oracle.root)
   const oracleReceipts = toHex(receiptsHash(oracle.receipts))
@@ -207,13 +199,11 @@ async function measureCell(block: BenchBlock, executor: ParallelExecutor, runs: 
   let rootsMatch = true
   let stats: ExecutionStats = oracle.stats
   const timeSequential = (): number => {
-    collectGarbage()
     const start = performance.now()
     executeSequential(block.genesis, block.txs)
     return performance.now() - start
   }
   const timeParallel = async (): Promise<number> => {
-    collectGarbage()
     const start = performance.now()
     const result = await executor.execute(block.genesis, block.txs)
     const ms = performance.now() - start
@@ -223,8 +213,11 @@ async function measureCell(block: BenchBlock, executor: ParallelExecutor, runs: 
   }
   const warmups = Math.max(1, Math.ceil(WARMUP_TXS / block.txs.length))
   for (let run = -warmups; run < runs; run++) {
-    // Alternate which goes first, on top of the forced GC, so neither side systematically
-    // runs on a warmer cache or a fuller heap.
+    // Alternate which goes first, so neither side systematically runs on a warmer cache or a
+    // fuller heap. No forced GC between runs: a full GC shrinks the young generation, and the
+    // allocation-heavy main thread that runs next pays for it — the sequential path entirely,
+    // the parallel path only in its layout — which made 1,000-tx sequential runs 20–30 %
+    // slower than in steady state (docs/decisions.md). A validator never forces one.
     const parBefore = run % 2 !== 0 ? await timeParallel() : undefined
     const seqMs = timeSequential()
     const parMs = parBefore ?? (await timeParallel())
