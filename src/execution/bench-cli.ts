@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { Piscina } from 'piscina'
 import { InvalidArgumentError, type Command } from 'commander'
 import { toHex } from '../core/hash.ts'
+import { Prng } from '../core/prng.ts'
 import { describeEnvironment, measureVerifiesPerSec, type RunEnvironment } from '../core/environment.ts'
 import { generateBenchBlock, type BenchBlock, type HotSpec } from './bench-blocks.ts'
 import { executeSequential, type ExecutionStats } from './executor.ts'
@@ -14,7 +15,8 @@ import type { WorkerTask } from './wire.ts'
 /**
  * `bftlab exec-bench`: sequential oracle vs parallel executor on the Block-STM grid (p2p
  * transfers / compute txs among N accounts). Same block, same process, after warm-up; each
- * cell reports medians of `runs` alternating runs. Signing is done before timing (admission's job).
+ * cell reports medians of alternating runs (`runs`, more for small blocks: MIN_TIMED_TXS).
+ * Signing is done before timing (admission's job).
  */
 
 export interface ExecBenchOptions {
@@ -126,7 +128,7 @@ export async function runExecBench(opts: ExecBenchOptions, log: (line: string) =
           const conflictingTxFraction = round(schedule.executable.filter((i) => schedule.predCount[i]! > 0).length / txs, 3)
           const criticalPathShare = round(schedule.criticalPathUs / schedule.totalCostUs, 3)
           for (const [workers, executor] of executors) {
-            const { seqMs, parMs, rootsMatch, stats } = await measureCell(block, executor, opts.runs)
+            const { seqMs, parMs, rootsMatch, stats } = await measureCell(block, executor, opts.runs, opts.seed)
             const { path, tasks, reexecutions } = stats
             const point: ExecBenchPoint = {
               accounts,
@@ -189,8 +191,15 @@ interface CellTiming {
  */
 const WARMUP_TXS = 20_000
 
-/** Medians of `runs` timed sequential/parallel pairs on the same block, after WARMUP_TXS of warm-up pairs. */
-async function measureCell(block: BenchBlock, executor: ParallelExecutor, runs: number): Promise<CellTiming> {
+/**
+ * Timed pairs run until each path has executed this many txs (at least `runs` pairs): a
+ * 1,000-tx cell takes 30–130 ms, and one major GC of the bench's heap landing in a run moves it
+ * by 10–30 ms, so five runs gave medians up to 2× apart between identical paths.
+ */
+const MIN_TIMED_TXS = 50_000
+
+/** Medians of at least `runs` timed sequential/parallel pairs (MIN_TIMED_TXS), after WARMUP_TXS of warm-up pairs. */
+async function measureCell(block: BenchBlock, executor: ParallelExecutor, minRuns: number, seed: number): Promise<CellTiming> {
   const oracle = executeSequential(block.genesis, block.txs)
   const oracleRoot = toHex(oracle.root)
   const oracleReceipts = toHex(receiptsHash(oracle.receipts))
@@ -212,13 +221,16 @@ async function measureCell(block: BenchBlock, executor: ParallelExecutor, runs: 
     return ms
   }
   const warmups = Math.max(1, Math.ceil(WARMUP_TXS / block.txs.length))
+  const runs = Math.max(minRuns, Math.ceil(MIN_TIMED_TXS / block.txs.length))
+  const order = new Prng(seed)
   for (let run = -warmups; run < runs; run++) {
-    // Alternate which goes first, so neither side systematically runs on a warmer cache or a
-    // fuller heap. No forced GC between runs: a full GC shrinks the young generation, and the
-    // allocation-heavy main thread that runs next pays for it — the sequential path entirely,
-    // the parallel path only in its layout — which made 1,000-tx sequential runs 20–30 %
-    // slower than in steady state (docs/decisions.md). A validator never forces one.
-    const parBefore = run % 2 !== 0 ? await timeParallel() : undefined
+    // A seeded coin picks which goes first, so neither side systematically runs on a warmer
+    // cache or a fuller heap — strict alternation phase-locked with the GC's period and billed
+    // most major GCs to one side. No forced GC between runs: a full GC shrinks the young
+    // generation, and the allocation-heavy main thread that runs next pays for it — the
+    // sequential path entirely, the parallel path only in its layout — which made 1,000-tx
+    // sequential runs 20–30 % slower than in steady state. A validator never forces one.
+    const parBefore = order.float() < 0.5 ? await timeParallel() : undefined
     const seqMs = timeSequential()
     const parMs = parBefore ?? (await timeParallel())
     if (run < 0) continue
@@ -322,7 +334,7 @@ export function registerExecBenchCommand(program: Command): void {
     .option('--compute-us <list>', 'compute units per tx, ≈ µs (0 = transfers; default 0,10,50,200)', intList('--compute-us', 0))
     .option('--workers <list>', 'worker threads (default 1,2)', intList('--workers', 1))
     .option('--hot <p:k>', 'hot-account mode: fraction p of txs go to one of k hot accounts', hotSpec)
-    .option('--runs <n>', `timed runs per cell, median reported (≥ ${MIN_RUNS})`, positiveInt('--runs'), MIN_RUNS)
+    .option('--runs <n>', `timed runs per cell, median reported (≥ ${MIN_RUNS}; small blocks get more, ${MIN_TIMED_TXS.toLocaleString('en')} txs per path)`, positiveInt('--runs'), MIN_RUNS)
     .option('--seed <n>', 'block generator seed', positiveInt('--seed'), 1)
     .option('--policy <auto|parallel>', 'executor policy: auto may fall back to sequential per block', (raw: string) => {
       if (raw !== 'auto' && raw !== 'parallel') throw new InvalidArgumentError(`--policy expects auto or parallel, got ${JSON.stringify(raw)}.`)
