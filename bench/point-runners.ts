@@ -47,6 +47,7 @@ export function testnetPointOptions(spec: PointSpec, env: RunEnvironment): Testn
     ...(spec.executorWorkers !== undefined ? { executorWorkers: spec.executorWorkers } : {}),
     tx: spec.tx,
     network: { delayMs, jitterMs, lossRate },
+    seed: spec.seed,
     crashed: spec.crashed,
     restarts: spec.restarts,
     env,

@@ -154,6 +154,11 @@ const nodeSchema = z
     /** Emulated faults on every outbound link of this validator (benchmark network profiles). */
     faults: linkFaultsSchema.optional(),
     /**
+     * Seed of this validator's emulated-fault draws (loss, jitter), so a lossy run can be
+     * replayed. Default: the validator index, so validators draw independent streams.
+     */
+    faultSeed: z.number().int().min(0).max(0xffff_ffff).optional(),
+    /**
      * Test-only misbehaviour, so fault tests can run a byzantine validator as a real process.
      * Refused unless the genesis sets `params.testing: true` (checkByzantineOptIn).
      */
@@ -307,6 +312,8 @@ export interface TestnetOptions {
   readonly dir: string
   readonly params?: Partial<ChainParams>
   readonly chainId?: string
+  /** The run's seed: validator i gets `faultSeed` nodeFaultSeed(seed, i). Absent: the node default. */
+  readonly faultSeed?: number
   /** Genesis balance of every funded account. */
   readonly accountBalance?: bigint
   /**
@@ -330,6 +337,11 @@ const DEFAULT_ACCOUNT_BALANCE = 1_000_000_000_000n
 
 export const validatorSeedLabel = (chainId: string): string => `bftlab/${chainId}/validator`
 export const accountSeedLabel = (chainId: string): string => `bftlab/${chainId}/account`
+
+/** Validator `index`'s fault seed in a run seeded `seed`: distinct per validator, the same on every replay. */
+export function nodeFaultSeed(seed: number, index: number): number {
+  return (Math.imul(seed >>> 0, 0x9e3779b1) + index) >>> 0
+}
 
 function tcpMultiaddr(host: string, p: number): string {
   return `/${/^[0-9.]+$/.test(host) ? 'ip4' : 'dns4'}/${host}/tcp/${p}`
@@ -380,6 +392,7 @@ export function testnetConfigs(opts: Omit<TestnetOptions, 'dir'>): { genesis: Ge
       listen: tcpMultiaddr(local ? LOCALHOST : '0.0.0.0', opts.basePort + i),
       httpHost: local ? LOCALHOST : '0.0.0.0',
       httpPort: opts.baseHttpPort + i,
+      ...(opts.faultSeed !== undefined ? { faultSeed: nodeFaultSeed(opts.faultSeed, i) } : {}),
     }
   })
   // Round-trip through the schemas so a generator bug fails here, not at node start.

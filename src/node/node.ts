@@ -141,6 +141,7 @@ export class ValidatorNode implements NodeApi {
         protocols: [CONSENSUS_PROTOCOL, SYNC_BLOCKS_PROTOCOL, SYNC_BATCHES_PROTOCOL],
         maxMessageBytes: MAX_MESSAGE_BYTES,
         logger: log.child({ module: 'network' }),
+        faultSeed: nc.faultSeed ?? nc.index,
       })
       cleanup.push(() => network.stop())
       if (nc.faults !== undefined) network.setLinkFaults('*', nc.faults)

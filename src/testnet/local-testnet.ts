@@ -19,6 +19,8 @@ export interface LocalTestnetOptions {
   readonly logLevel?: LogLevel
   /** Merged into every node config (worker counts, faults …). */
   readonly node?: Partial<NodeConfigFile>
+  /** The run's seed for the validators' emulated-fault draws (TestnetOptions.faultSeed). */
+  readonly faultSeed?: number
   readonly onUnexpectedExit?: (exit: NodeExit) => void
 }
 
@@ -58,6 +60,7 @@ export class LocalTestnet {
       baseHttpPort: basePort + opts.validators,
       dir,
       ...(opts.params !== undefined ? { params: opts.params } : {}),
+      ...(opts.faultSeed !== undefined ? { faultSeed: opts.faultSeed } : {}),
       node: { ...opts.node, ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}) },
     })
     const processes = new NodeProcesses({

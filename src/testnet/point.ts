@@ -45,6 +45,8 @@ export interface TestnetPointOptions {
   readonly tx?: { readonly kind: TxKind; readonly computeUnits?: number }
   /** Static for the whole run, applied by every node from its start. */
   readonly network?: LinkProfile
+  /** Seed of the validators' emulated-fault draws, so a lossy point can be replayed. */
+  readonly seed?: number
   /** The last `crashed` validators are never started. */
   readonly crashed?: number
   readonly restarts?: readonly RestartFault[]
@@ -126,6 +128,7 @@ export async function runTestnetPoint(opts: TestnetPointOptions): Promise<Testne
       tx: { kind: opts.tx?.kind ?? 'transfer', computeUnits: opts.tx?.computeUnits ?? 0 },
       ...(opts.env !== undefined ? { env: opts.env } : {}),
       ...(steps.length > 0 ? { perturbations: steps } : {}),
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     },
     {
       ...(opts.signal !== undefined ? { signal: opts.signal } : {}),

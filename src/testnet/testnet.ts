@@ -29,6 +29,8 @@ export interface TestnetRunConfig {
   readonly acks?: string
   /** Resubmit acknowledged txs not committed after this many seconds (LoadOptions.rebroadcastAfterS). */
   readonly rebroadcastS?: number
+  /** Seed of the validators' emulated-fault draws (loss, jitter); absent: each node's default. */
+  readonly seed?: number
 }
 
 /**
@@ -62,6 +64,8 @@ export interface TestnetLoadSpec {
   readonly perturbations?: PerturbationSchedule
   /** Resubmit acknowledged txs not committed after this many seconds (LoadOptions.rebroadcastAfterS). */
   readonly rebroadcastS?: number
+  /** Seed of the validators' emulated-fault draws (loss, jitter); absent: each node's default. */
+  readonly seed?: number
 }
 
 /** What one run measured, and what it did to the testnet. */
@@ -134,6 +138,7 @@ export async function runTestnetLoad(spec: TestnetLoadSpec, hooks: TestnetLoadHo
     logLevel: spec.logLevel,
     ...(spec.dir !== undefined ? { dir: spec.dir } : {}),
     ...(spec.basePort !== undefined ? { basePort: spec.basePort } : {}),
+    ...(spec.seed !== undefined ? { faultSeed: spec.seed } : {}),
     onUnexpectedExit: (exit) => emit({ kind: 'node-exit', exit, logPath: testnet.logPath(exit.index) }),
   })
   const running = Array.from({ length: spec.validators - spec.crashed }, (_, i) => i)
@@ -212,6 +217,7 @@ export async function runTestnet(config: TestnetRunConfig, io: { out: (line: str
       ...(config.rebroadcastS !== undefined ? { rebroadcastS: config.rebroadcastS } : {}),
       ...(config.dir !== undefined ? { dir: config.dir } : {}),
       ...(config.basePort !== undefined ? { basePort: config.basePort } : {}),
+      ...(config.seed !== undefined ? { seed: config.seed } : {}),
     },
     {
       signal,

@@ -8,6 +8,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { deriveSeed } from '../../src/core/keys.ts'
+import { FaultTable } from '../../src/network/faults.ts'
 import { encodeFrame, FrameDecoder, FrameError } from '../../src/network/framing.ts'
 import { NetworkHost } from '../../src/network/host.ts'
 import type { NetworkHostOptions, PeerAddress } from '../../src/network/host.ts'
@@ -253,6 +254,25 @@ function varint(value: number): number[] {
   out.push(value)
   return out
 }
+
+describe('FaultTable', () => {
+  const draws = (seed: number): string[] => {
+    const table = new FaultTable(seed)
+    table.set('*', { lossRate: 0.3, jitterMs: 10 })
+    return Array.from({ length: 200 }, () => {
+      const verdict = table.outbound('peer')
+      return verdict.kind === 'drop' ? verdict.reason : verdict.delayMs.toFixed(6)
+    })
+  }
+
+  it('replays the same loss and jitter draws for the same seed, other draws for another', () => {
+    const first = draws(42)
+    assert.deepEqual(draws(42), first)
+    assert.notDeepEqual(draws(43), first)
+    const losses = first.filter((d) => d === 'loss').length
+    assert.ok(losses > 30 && losses < 90, `${losses} of 200 dropped at lossRate 0.3`)
+  })
+})
 
 describe('FrameDecoder', () => {
   it('reassembles frames split at every byte boundary and bounds the length before buffering', () => {

@@ -11,6 +11,7 @@ import {
   genesisAccountKeyPair,
   loadNodeConfig,
   makeTestnetConfigs,
+  nodeFaultSeed,
   parseGenesis,
   parseNodeConfig,
   testnetConfigs,
@@ -94,6 +95,17 @@ describe('testnet config generation', () => {
     assert.equal(g.accounts.length, 3)
     for (const [i, acc] of g.accounts.entries()) assert.equal(toHex(genesisAccountKeyPair(g, i).publicKey), toHex(acc.address))
     assert.notDeepEqual(testnetConfigs({ ...base, chainId: 'other' }).genesis.validators, a.genesis.validators)
+  })
+
+  it("gives each validator its own fault seed from the run's seed, the same on every generation", () => {
+    assert.ok(testnetConfigs(base).nodes.every((n) => n.faultSeed === undefined), 'no run seed: the node default (its index)')
+    const seeds = testnetConfigs({ ...base, faultSeed: 7 }).nodes.map((n) => parseNodeConfig(n).faultSeed)
+    assert.deepEqual(seeds, [0, 1, 2, 3].map((i) => nodeFaultSeed(7, i)))
+    assert.equal(new Set(seeds).size, 4)
+    assert.deepEqual(testnetConfigs({ ...base, faultSeed: 7 }).nodes.map((n) => n.faultSeed), seeds)
+    assert.notDeepEqual(testnetConfigs({ ...base, faultSeed: 8 }).nodes.map((n) => n.faultSeed), seeds)
+    const node0 = testnetConfigs(base).nodes[0]!
+    for (const bad of [-1, 1.5, 2 ** 32]) assert.throws(() => parseNodeConfig({ ...node0, faultSeed: bad }, 'n.json'), /n\.json: faultSeed: /)
   })
 
   it('uses dns names and listens on all interfaces for non-local hosts', () => {

@@ -29,6 +29,7 @@ interface TestnetFlags {
   perturb?: string
   acks?: string
   rebroadcast?: number
+  seed?: number
 }
 
 /**
@@ -55,6 +56,7 @@ export function registerTestnetCommand(program: Command): void {
     .option('--log-level <level>', 'validator log level', oneOf(LOG_LEVELS), 'info')
     .option('--perturb <schedule|file>', COMPACT_SYNTAX_HELP)
     .option('--acks <file>', 'write the hashes of every tx a validator accepted here (JSON array), for `bftlab check --acks`')
+    .option('--seed <n>', "seed of the validators' emulated-fault draws (loss, jitter) under --perturb; default: each validator's index", integer(0, 0xffff_ffff))
     .option('--rebroadcast <s>', `resubmit an accepted tx not committed after this many seconds (default: ${PERTURBED_REBROADCAST_S} with --perturb, else never)`, number(0, { exclusive: true }))
     .action(async (flags: TestnetFlags, command: Command) => {
       if (flags.warmup >= flags.duration) command.error(`error: --warmup ${flags.warmup} must be shorter than --duration ${flags.duration}`)
@@ -83,6 +85,7 @@ export function registerTestnetCommand(program: Command): void {
             ...(perturbations !== undefined ? { perturbations } : {}),
             ...(flags.acks !== undefined ? { acks: flags.acks } : {}),
             ...(rebroadcastS !== undefined ? { rebroadcastS } : {}),
+            ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
           },
           { out: (line) => console.log(line), signal: interrupt.signal },
         )
