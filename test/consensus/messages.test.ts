@@ -42,7 +42,7 @@ test('arbitrary bytes and corrupted messages either decode or throw DecodeError,
   const encoded = samples.map(encodeConsensusMessage)
   fc.assert(
     fc.property(fc.oneof(
-      fc.uint8Array({ maxLength: 600 }),
+      fc.uint8Array({ maxLength: 600, size: 'max' }),
       fc.tuple(fc.constantFrom(...encoded), fc.nat(), fc.integer({ min: 0, max: 255 })).map(([bytes, at, value]) => {
         const copy = bytes.slice()
         copy[at % copy.length] = value

@@ -36,7 +36,7 @@ const txSpecArb = fc.record({
 type TxSpec = typeof txSpecArb extends fc.Arbitrary<infer T> ? T : never
 
 const balancesArb = fc.array(fc.bigInt({ min: 0n, max: 300n }), { minLength: FUNDED, maxLength: FUNDED })
-const specsArb = fc.array(txSpecArb, { maxLength: 60 })
+const specsArb = fc.array(txSpecArb, { maxLength: 60, size: 'max' })
 
 function genesisOf(balances: readonly bigint[]): WorldState {
   return genesisState(balances.map((balance, i) => ({ address: keys[i]!.publicKey, balance })))

@@ -223,7 +223,7 @@ describe('DAG builder (integer key ids, CSR)', () => {
 
   it('matches a brute-force reference: keys, predecessors, successors, duplicates flag', () => {
     fc.assert(
-      fc.property(fc.array(txArb, { maxLength: 40 }), (specs) => {
+      fc.property(fc.array(txArb, { maxLength: 40, size: 'max' }), (specs) => {
         const txs: Tx[] = specs.map((s) =>
           sign(
             {
