@@ -83,11 +83,6 @@ export const MIN_RUNS = 5
 /** Bytes per tx the calibration ships with its tasks: about what a block's shared buffer holds per tx (encoded tx ≈ 200 B, DAG, state). */
 const TASK_BYTES_PER_TX = 300
 
-/**
- * A full GC before every timed run (outside the timing): otherwise whichever run comes second
- * pays for the first one's garbage — a block's ~2 KB LtHash buffers per changed entry — which
- * measured as a consistent 2× on 1,000-transfer blocks.
- */
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const mid = s.length >> 1
@@ -225,11 +220,12 @@ async function measureCell(block: BenchBlock, executor: ParallelExecutor, minRun
   const order = new Prng(seed)
   for (let run = -warmups; run < runs; run++) {
     // A seeded coin picks which goes first, so neither side systematically runs on a warmer
-    // cache or a fuller heap — strict alternation phase-locked with the GC's period and billed
-    // most major GCs to one side. No forced GC between runs: a full GC shrinks the young
-    // generation, and the allocation-heavy main thread that runs next pays for it — the
-    // sequential path entirely, the parallel path only in its layout — which made 1,000-tx
-    // sequential runs 20–30 % slower than in steady state. A validator never forces one.
+    // cache or pays for the other's garbage (a block's ~2 KB LtHash buffers per changed entry)
+    // — strict alternation phase-locked with the GC's period and billed most major GCs to one
+    // side. No forced GC between runs either: a full GC shrinks the young generation, and the
+    // allocation-heavy main thread that runs next pays for it — the sequential path entirely,
+    // the parallel path only in its layout — which made 1,000-tx sequential runs 20–30 %
+    // slower than in steady state. A validator never forces one.
     const parBefore = order.float() < 0.5 ? await timeParallel() : undefined
     const seqMs = timeSequential()
     const parMs = parBefore ?? (await timeParallel())

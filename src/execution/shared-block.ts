@@ -227,10 +227,11 @@ export function completeTx(v: BlockViews, tx: number): number {
 
 /**
  * One worker's share of the block: once it is published, runs ready txs until every executable
- * tx is done. Returns false if the block was aborted (by another worker's failure or by the main thread). Throws —
- * after aborting the block, so the other workers stop too — what `runTx` throws, and a stall:
- * txs remain but none is ready or running, or (a lost wake-up or a tx never released) no tx
- * completed while this worker idled for `stallTimeoutMs` (or the block was never published).
+ * tx is done. Returns false if the block was aborted (by another worker's failure or by the
+ * main thread). Throws — after aborting the block, so the other workers stop too — what
+ * `runTx` throws, and a stall: txs remain but none is ready or running, or (a lost wake-up or
+ * a tx never released) no tx completed while this worker idled for `stallTimeoutMs` (or the
+ * block was never published).
  */
 export function drainBlock(v: BlockViews, runTx: (tx: number) => void, idleWaitMs: number, stallTimeoutMs: number): boolean {
   const { control } = v
