@@ -128,7 +128,8 @@ describe('self-scheduling over a shared DAG', () => {
   })
 
   it('holds threads started before the layout is published, then runs every tx exactly once', async () => {
-    const { outcomes, runs, violations } = await drainOnThreads(3000, 2, 6, -1, 100)
+    // Published well after the threads load (≈ 50–100 ms), so they are waiting when it lands.
+    const { outcomes, runs, violations } = await drainOnThreads(3000, 2, 6, -1, 400)
     assert.deepEqual(outcomes, [{ completed: true }, { completed: true }])
     assert.equal(violations, 0)
     assert.ok(runs.every((count) => count === 1), `some tx ran ${Math.max(...runs)} or ${Math.min(...runs)} times`)
