@@ -104,7 +104,8 @@ export class ParallelExecutor {
 
   private async executeParallel(state: WorldState, txs: readonly Tx[], opts: ParallelExecuteOptions, plan: Plan): Promise<ExecutionResult> {
     const { schedule, duplicates } = plan
-    const { views, buffer, sizes, encoded, txOffsets } = allocateLayout(txs, schedule)
+    const { views, buffer, encoded, txOffsets } = allocateLayout(txs, schedule)
+    const { sizes } = views
     const workers = Math.min(this.workers, schedule.executable.length)
     // Posted before the layout is filled in: a worker takes longer to wake than the fill, and
     // it waits for publishDag before touching the buffer.
@@ -206,7 +207,7 @@ const ENCODED_TX_BYTES_HINT = 256
 function allocateLayout(
   txs: readonly Tx[],
   schedule: Schedule,
-): { views: BlockViews; buffer: SharedArrayBuffer; sizes: BlockSizes; encoded: Uint8Array; txOffsets: Int32Array } {
+): { views: BlockViews; buffer: SharedArrayBuffer; encoded: Uint8Array; txOffsets: Int32Array } {
   const n = txs.length
   const writer = new Writer(n * ENCODED_TX_BYTES_HINT + 1)
   const txOffsets = new Int32Array(n + 1)
@@ -224,7 +225,7 @@ function allocateLayout(
     slotRefs: schedule.txSlotIds.length,
     edges: schedule.succs.length,
   }
-  return { ...allocateBlock(sizes), sizes, encoded, txOffsets }
+  return { ...allocateBlock(sizes), encoded, txOffsets }
 }
 
 /** Fills the block's shared buffer (encoded txs, the DAG, the touched pre-state), then publishes it. */

@@ -30,7 +30,7 @@ export const QUEUE_HEAD = 0
 export const QUEUE_TAIL = 1
 /** Txs that are ready or running: 0 while txs remain means no tx can ever become ready (stall). */
 export const OUTSTANDING = 2
-/** Executable txs not yet completed; stored last by the main thread (publishes the layout). */
+/** Executable txs not yet completed (set by publishDag, before PUBLISHED). */
 export const REMAINING = 3
 export const ABORT = 4
 /** Event count idle workers sleep on; bumped when work appears, the block ends or aborts. */
