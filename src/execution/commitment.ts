@@ -1,30 +1,38 @@
-import { createHash } from 'node:crypto'
 import { endianness } from 'node:os'
 import { Writer } from '../core/codec.ts'
 import { HASH_BYTES, sha256 } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
+import { sha256Words } from './compute-kernel.ts'
 import type { Account } from './state.ts'
 
 /**
  * LtHash16 (Bellare–Micciancio multiset hash as used by Facebook's "Securing update propagation
- * with homomorphic hashing"): every state entry maps to 1024 lanes of u16 through a 2048-byte
- * SHAKE256 expansion, and the state's hash is the lane-wise sum mod 2^16 of all its entries.
+ * with homomorphic hashing"): every state entry maps to 1024 lanes of u16, and the state's hash
+ * is the lane-wise sum mod 2^16 of all its entries.
  *
  * Why: the sum is order-independent (so the root does not depend on insertion order or on which
  * worker summed which entries) and incremental (updating an entry subtracts its old vector and
  * adds the new one, O(changed entries) per block instead of O(state)). 1024×16-bit lanes is the
  * parameter set analysed for ~200-bit security against finding colliding multisets.
  *
- * Measured here (AMD EPYC, Node 22): one entry expansion costs ~4.6 µs, a lane add ~0.6 µs.
+ * An entry's lanes are the first 2048 bytes of the ChaCha20 keystream (RFC 8439, counter 0,
+ * zero nonce) under the key SHA-256(ENTRY_DOMAIN || entry), read as little-endian u16: a hash
+ * (random oracle) for the key and a standard PRF for the expansion. Both run in plain JS on
+ * fixed arrays. The previous expansion, node:crypto SHAKE256, cost 6.4 µs per entry and a
+ * digest object + 2 KiB Buffer each, whose allocation and finalisation made two threads slow
+ * each other down; this one costs ≈ 3.8 µs and allocates nothing (docs/decisions.md).
  */
 export const LANES = 1024
 export const LANE_BYTES = LANES * 2
+/** Lanes are handled two per u32 word (lane 2i in the low half): SWAR add/subtract. */
+const WORDS = LANES / 2
 
-// Lanes are read from the XOF output and written into the root as little-endian u16; a
+// Lanes are read from the keystream and written into the root as little-endian u16; a
 // big-endian host would compute different roots from the same state, so refuse to start.
 if (endianness() !== 'LE') throw new Error('StateCommitment assumes a little-endian host (lanes are LE u16)')
 
-const ROOT_DOMAIN = new TextEncoder().encode('bftlab/state-root/v1')
+const ROOT_DOMAIN = new TextEncoder().encode('bftlab/state-root/v2')
+const ENTRY_DOMAIN = new TextEncoder().encode('bftlab/lthash-entry/v2')
 
 /** Entry namespaces: an account and a compute slot with the same 32-byte key are distinct entries. */
 const ENTRY_ACCOUNT = 1
@@ -45,39 +53,145 @@ export function slotEntry(key: Uint8Array, value: Uint8Array): Uint8Array {
   return new Writer(1 + 2 * HASH_BYTES).u8(ENTRY_SLOT).fixed(key, HASH_BYTES).fixed(value, HASH_BYTES).finish()
 }
 
-function entryLanes(entry: Uint8Array): Uint16Array {
-  const xof = createHash('shake256', { outputLength: LANE_BYTES }).update(entry).digest()
-  return new Uint16Array(xof.buffer, xof.byteOffset, LANES)
+/** Scratch (per thread): the domain-prefixed entry, its SHA-256 words, the ChaCha20 key words. */
+const keyInput = new Uint8Array(ENTRY_DOMAIN.length + 1 + 2 * HASH_BYTES)
+keyInput.set(ENTRY_DOMAIN)
+const digestWords = new Int32Array(8)
+const key = new Int32Array(8)
+
+/** Writes `entry`'s 1024 lanes as 512 words into `out` at word `offset`. */
+export function expandEntry(entry: Uint8Array, out: Uint32Array, offset: number): void {
+  if (entry.length > keyInput.length - ENTRY_DOMAIN.length) throw new RangeError(`state entry of ${entry.length} bytes is longer than any entry kind`)
+  keyInput.set(entry, ENTRY_DOMAIN.length)
+  sha256Words(keyInput.subarray(0, ENTRY_DOMAIN.length + entry.length), digestWords)
+  // ChaCha20 reads its key as little-endian words; SHA-256 words are big-endian.
+  for (let i = 0; i < 8; i++) {
+    const w = digestWords[i]!
+    key[i] = ((w & 0xff) << 24) | ((w & 0xff00) << 8) | ((w >>> 8) & 0xff00) | (w >>> 24)
+  }
+  for (let block = 0; block < WORDS / 16; block++) chacha20Block(block, out, offset + 16 * block)
+}
+
+/** ChaCha20 constants "expand 32-byte k". */
+const C0 = 0x61707865
+const C1 = 0x3320646e
+const C2 = 0x79622d32
+const C3 = 0x6b206574
+
+/** One 64-byte ChaCha20 block (RFC 8439 §2.3) under `key`, counter `counter`, nonce 0, into out[o..o+15]. */
+function chacha20Block(counter: number, out: Uint32Array, o: number): void {
+  const k0 = key[0]!, k1 = key[1]!, k2 = key[2]!, k3 = key[3]!, k4 = key[4]!, k5 = key[5]!, k6 = key[6]!, k7 = key[7]!
+  let x0 = C0, x1 = C1, x2 = C2, x3 = C3
+  let x4 = k0, x5 = k1, x6 = k2, x7 = k3, x8 = k4, x9 = k5, x10 = k6, x11 = k7
+  let x12 = counter, x13 = 0, x14 = 0, x15 = 0
+  for (let round = 0; round < 20; round += 2) {
+    // Column round.
+    x0 = (x0 + x4) | 0; x12 ^= x0; x12 = (x12 << 16) | (x12 >>> 16); x8 = (x8 + x12) | 0; x4 ^= x8; x4 = (x4 << 12) | (x4 >>> 20)
+    x0 = (x0 + x4) | 0; x12 ^= x0; x12 = (x12 << 8) | (x12 >>> 24); x8 = (x8 + x12) | 0; x4 ^= x8; x4 = (x4 << 7) | (x4 >>> 25)
+    x1 = (x1 + x5) | 0; x13 ^= x1; x13 = (x13 << 16) | (x13 >>> 16); x9 = (x9 + x13) | 0; x5 ^= x9; x5 = (x5 << 12) | (x5 >>> 20)
+    x1 = (x1 + x5) | 0; x13 ^= x1; x13 = (x13 << 8) | (x13 >>> 24); x9 = (x9 + x13) | 0; x5 ^= x9; x5 = (x5 << 7) | (x5 >>> 25)
+    x2 = (x2 + x6) | 0; x14 ^= x2; x14 = (x14 << 16) | (x14 >>> 16); x10 = (x10 + x14) | 0; x6 ^= x10; x6 = (x6 << 12) | (x6 >>> 20)
+    x2 = (x2 + x6) | 0; x14 ^= x2; x14 = (x14 << 8) | (x14 >>> 24); x10 = (x10 + x14) | 0; x6 ^= x10; x6 = (x6 << 7) | (x6 >>> 25)
+    x3 = (x3 + x7) | 0; x15 ^= x3; x15 = (x15 << 16) | (x15 >>> 16); x11 = (x11 + x15) | 0; x7 ^= x11; x7 = (x7 << 12) | (x7 >>> 20)
+    x3 = (x3 + x7) | 0; x15 ^= x3; x15 = (x15 << 8) | (x15 >>> 24); x11 = (x11 + x15) | 0; x7 ^= x11; x7 = (x7 << 7) | (x7 >>> 25)
+    // Diagonal round.
+    x0 = (x0 + x5) | 0; x15 ^= x0; x15 = (x15 << 16) | (x15 >>> 16); x10 = (x10 + x15) | 0; x5 ^= x10; x5 = (x5 << 12) | (x5 >>> 20)
+    x0 = (x0 + x5) | 0; x15 ^= x0; x15 = (x15 << 8) | (x15 >>> 24); x10 = (x10 + x15) | 0; x5 ^= x10; x5 = (x5 << 7) | (x5 >>> 25)
+    x1 = (x1 + x6) | 0; x12 ^= x1; x12 = (x12 << 16) | (x12 >>> 16); x11 = (x11 + x12) | 0; x6 ^= x11; x6 = (x6 << 12) | (x6 >>> 20)
+    x1 = (x1 + x6) | 0; x12 ^= x1; x12 = (x12 << 8) | (x12 >>> 24); x11 = (x11 + x12) | 0; x6 ^= x11; x6 = (x6 << 7) | (x6 >>> 25)
+    x2 = (x2 + x7) | 0; x13 ^= x2; x13 = (x13 << 16) | (x13 >>> 16); x8 = (x8 + x13) | 0; x7 ^= x8; x7 = (x7 << 12) | (x7 >>> 20)
+    x2 = (x2 + x7) | 0; x13 ^= x2; x13 = (x13 << 8) | (x13 >>> 24); x8 = (x8 + x13) | 0; x7 ^= x8; x7 = (x7 << 7) | (x7 >>> 25)
+    x3 = (x3 + x4) | 0; x14 ^= x3; x14 = (x14 << 16) | (x14 >>> 16); x9 = (x9 + x14) | 0; x4 ^= x9; x4 = (x4 << 12) | (x4 >>> 20)
+    x3 = (x3 + x4) | 0; x14 ^= x3; x14 = (x14 << 8) | (x14 >>> 24); x9 = (x9 + x14) | 0; x4 ^= x9; x4 = (x4 << 7) | (x4 >>> 25)
+  }
+  out[o] = x0 + C0
+  out[o + 1] = x1 + C1
+  out[o + 2] = x2 + C2
+  out[o + 3] = x3 + C3
+  out[o + 4] = x4 + k0
+  out[o + 5] = x5 + k1
+  out[o + 6] = x6 + k2
+  out[o + 7] = x7 + k3
+  out[o + 8] = x8 + k4
+  out[o + 9] = x9 + k5
+  out[o + 10] = x10 + k6
+  out[o + 11] = x11 + k7
+  out[o + 12] = x12 + counter
+  out[o + 13] = x13
+  out[o + 14] = x14
+  out[o + 15] = x15
+}
+
+/** The low 15 bits of both lanes, and both lanes' top bits: carries and borrows stay in their lane. */
+const LOW = 0x7fff7fff
+const TOP = 0x80008000
+
+/** delta += lanes(words at `offset` of `src`), lane-wise mod 2^16. */
+function addLanes(delta: Uint32Array, src: Uint32Array, offset: number): void {
+  for (let i = 0; i < WORDS; i++) {
+    const a = delta[i]!
+    const b = src[offset + i]!
+    delta[i] = ((a & LOW) + (b & LOW)) ^ ((a ^ b) & TOP)
+  }
+}
+
+/** delta -= lanes(words at `offset` of `src`), lane-wise mod 2^16. */
+function subtractLanes(delta: Uint32Array, src: Uint32Array, offset: number): void {
+  for (let i = 0; i < WORDS; i++) {
+    const a = delta[i]!
+    const b = src[offset + i]!
+    delta[i] = ((a | TOP) - (b & LOW)) ^ ((a ^ ~b) & TOP)
+  }
 }
 
 /**
  * Lanes of recently written entries, keyed by the entry's bytes. A changed entry's `before` is
- * the `after` of its previous change, so with this memo an update costs one SHAKE256 expansion
- * instead of two: the expansions were the largest single cost of a loaded validator's main
- * thread (docs/decisions.md). A memo of a pure function: no result depends on its contents.
- * 2 KiB per entry; 8,192 entries (≈ 17 MiB per thread) hold the entries a block wrote long
- * enough for the next blocks that touch the same accounts.
+ * the `after` of its previous change, so with this memo an update costs one expansion instead
+ * of two. A memo of a pure function: no result depends on its contents. The lanes live in one
+ * preallocated pool (8,192 entries × 2 KiB = 16 MiB per thread, allocated on first use) reused
+ * in insertion order, so memoising allocates no Buffer per entry.
  */
-const LANES_MEMO_ENTRIES = 8_192
-const lanesMemo = new Map<string, Uint16Array>()
+const MEMO_ENTRIES = 8_192
+class LanesMemo {
+  private pool: Uint32Array | undefined
+  private readonly slotOf = new Map<string, number>()
+  private readonly keyAt = new Array<string | undefined>(MEMO_ENTRIES)
+  private next = 0
+
+  /** The pool and the word offset of `entry`'s lanes, which leave the memo (the entry left the state). */
+  take(entry: Uint8Array): number {
+    const k = memoKey(entry)
+    const slot = this.slotOf.get(k)
+    if (slot === undefined) return -1
+    this.slotOf.delete(k)
+    this.keyAt[slot] = undefined
+    return slot * WORDS
+  }
+
+  /** Expands `entry` into the oldest slot and returns its word offset in `lanes()`. */
+  put(entry: Uint8Array): number {
+    const slot = this.next
+    this.next = (slot + 1) % MEMO_ENTRIES
+    const evicted = this.keyAt[slot]
+    if (evicted !== undefined) this.slotOf.delete(evicted)
+    const k = memoKey(entry)
+    const previous = this.slotOf.get(k)
+    if (previous !== undefined) this.keyAt[previous] = undefined
+    this.slotOf.set(k, slot)
+    this.keyAt[slot] = k
+    expandEntry(entry, this.lanes(), slot * WORDS)
+    return slot * WORDS
+  }
+
+  lanes(): Uint32Array {
+    this.pool ??= new Uint32Array(MEMO_ENTRIES * WORDS)
+    return this.pool
+  }
+}
+const memo = new LanesMemo()
+const scratch = new Uint32Array(WORDS)
 
 const memoKey = (entry: Uint8Array): string => Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).toString('latin1')
-
-/** The lanes of a value being overwritten: its entry is no longer in the state, so it leaves the memo. */
-function lanesOfPrevious(entry: Uint8Array): Uint16Array {
-  const key = memoKey(entry)
-  const known = lanesMemo.get(key)
-  if (known === undefined) return entryLanes(entry)
-  lanesMemo.delete(key)
-  return known
-}
-
-function lanesOfNew(entry: Uint8Array): Uint16Array {
-  const lanes = entryLanes(entry)
-  lanesMemo.set(memoKey(entry), lanes)
-  if (lanesMemo.size > LANES_MEMO_ENTRIES) lanesMemo.delete(lanesMemo.keys().next().value!)
-  return lanes
-}
 
 /** One entry's change within a block: `before` is absent when the entry is created. */
 export interface EntryChange {
@@ -87,19 +201,23 @@ export interface EntryChange {
 
 /**
  * Σ lanes(after) − Σ lanes(before) over the changes: the partial sum a worker returns for its
- * share of a block's changed entries. Uint16Array arithmetic wraps, which is exactly mod 2^16.
+ * share of a block's changed entries.
  */
 export function changeDelta(changes: Iterable<EntryChange>): Uint16Array {
-  const delta = new Uint16Array(LANES)
+  const delta = new Uint32Array(WORDS)
   for (const change of changes) {
     if (change.before !== undefined) {
-      const old = lanesOfPrevious(change.before)
-      for (let i = 0; i < LANES; i++) delta[i] -= old[i]!
+      const offset = memo.take(change.before)
+      if (offset >= 0) {
+        subtractLanes(delta, memo.lanes(), offset)
+      } else {
+        expandEntry(change.before, scratch, 0)
+        subtractLanes(delta, scratch, 0)
+      }
     }
-    const next = lanesOfNew(change.after)
-    for (let i = 0; i < LANES; i++) delta[i] += next[i]!
+    addLanes(delta, memo.lanes(), memo.put(change.after))
   }
-  return delta
+  return new Uint16Array(delta.buffer)
 }
 
 /** The LtHash accumulator of a whole state; immutable, so a result never aliases its base state. */

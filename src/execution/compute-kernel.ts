@@ -1,7 +1,8 @@
 import { HASH_BYTES } from '../core/hash.ts'
 
 /**
- * Iterated SHA-256 in plain JavaScript on fixed scratch arrays: the CPU work of compute txs.
+ * SHA-256 in plain JavaScript on fixed scratch arrays: the CPU work of compute txs (iterated
+ * SHA-256) and the keys of the LtHash entry expansion (commitment.ts), neither allocating.
  * One iteration is exactly `sha256(previous 32-byte digest)` (a single compression of the
  * digest and its padding), so the chain is checkable against any SHA-256 implementation.
  *
@@ -40,12 +41,42 @@ export function iterateSha256(seed: Uint8Array, iterations: number): Uint8Array 
   return out
 }
 
+/**
+ * SHA-256 of `message` into `out` as 8 words (big-endian word i = digest bytes 4i..4i+3), on
+ * the scratch arrays: no allocation, for the short messages hashed per changed state entry.
+ */
+export function sha256Words(message: Uint8Array, out: Int32Array): void {
+  const n = message.length
+  // Message, the 0x80 byte and the 8-byte bit length, rounded up to whole 64-byte blocks.
+  const blocks = Math.floor((n + 8) / 64) + 1
+  H.set(IV)
+  for (let b = 0; b < blocks; b++) {
+    for (let w = 0; w < 16; w++) {
+      let word = 0
+      for (let k = 0, pos = 64 * b + 4 * w; k < 4; k++, pos++) word = (word << 8) | (pos < n ? message[pos]! : pos === n ? 0x80 : 0)
+      W[w] = word
+    }
+    if (b === blocks - 1) {
+      W[14] = Math.floor(n / 0x20000000)
+      W[15] = (n * 8) | 0
+    }
+    compress()
+  }
+  out.set(H)
+}
+
 /** H := sha256(H as 32 big-endian bytes). */
 function compressDigest(): void {
   for (let i = 0; i < 8; i++) W[i] = H[i]!
   W[8] = 0x80000000 | 0
   for (let i = 9; i < 15; i++) W[i] = 0
   W[15] = MESSAGE_BITS
+  H.set(IV)
+  compress()
+}
+
+/** Compresses the block in W[0..15] into the chaining value H. */
+function compress(): void {
   for (let i = 16; i < 64; i++) {
     const w15 = W[i - 15]!
     const w2 = W[i - 2]!
@@ -53,14 +84,14 @@ function compressDigest(): void {
     const s1 = ((w2 >>> 17) | (w2 << 15)) ^ ((w2 >>> 19) | (w2 << 13)) ^ (w2 >>> 10)
     W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0
   }
-  let a = IV[0]!
-  let b = IV[1]!
-  let c = IV[2]!
-  let d = IV[3]!
-  let e = IV[4]!
-  let f = IV[5]!
-  let g = IV[6]!
-  let h = IV[7]!
+  let a = H[0]!
+  let b = H[1]!
+  let c = H[2]!
+  let d = H[3]!
+  let e = H[4]!
+  let f = H[5]!
+  let g = H[6]!
+  let h = H[7]!
   for (let i = 0; i < 64; i++) {
     const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))
     const t1 = (h + s1 + ((e & f) ^ (~e & g)) + K[i]! + W[i]!) | 0
@@ -75,12 +106,12 @@ function compressDigest(): void {
     b = a
     a = (t1 + t2) | 0
   }
-  H[0] = (IV[0]! + a) | 0
-  H[1] = (IV[1]! + b) | 0
-  H[2] = (IV[2]! + c) | 0
-  H[3] = (IV[3]! + d) | 0
-  H[4] = (IV[4]! + e) | 0
-  H[5] = (IV[5]! + f) | 0
-  H[6] = (IV[6]! + g) | 0
-  H[7] = (IV[7]! + h) | 0
+  H[0] = (H[0]! + a) | 0
+  H[1] = (H[1]! + b) | 0
+  H[2] = (H[2]! + c) | 0
+  H[3] = (H[3]! + d) | 0
+  H[4] = (H[4]! + e) | 0
+  H[5] = (H[5]! + f) | 0
+  H[6] = (H[6]! + g) | 0
+  H[7] = (H[7]! + h) | 0
 }

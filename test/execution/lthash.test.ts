@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict'
+import { createCipheriv, createHash } from 'node:crypto'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { LANES, LANE_BYTES, accountEntry, changeDelta, expandEntry, slotEntry, type EntryChange } from '../../src/execution/commitment.ts'
+import { sha256Words } from '../../src/execution/compute-kernel.ts'
+
+/** The specification of an entry's lanes, on node:crypto: ChaCha20 keystream under SHA-256(domain || entry). */
+function referenceLanes(entry: Uint8Array): Uint16Array {
+  const key = createHash('sha256').update('bftlab/lthash-entry/v2').update(entry).digest()
+  // OpenSSL's chacha20 IV is the 32-bit block counter (little-endian) followed by the 96-bit nonce.
+  const stream = createCipheriv('chacha20', key, Buffer.alloc(16)).update(Buffer.alloc(LANE_BYTES))
+  return new Uint16Array(stream.buffer.slice(stream.byteOffset, stream.byteOffset + LANE_BYTES))
+}
+
+/** Σ lanes(after) − Σ lanes(before) with plain Uint16Array arithmetic (wraps mod 2^16). */
+function referenceDelta(changes: readonly EntryChange[]): Uint16Array {
+  const delta = new Uint16Array(LANES)
+  for (const { before, after } of changes) {
+    if (before !== undefined) referenceLanes(before).forEach((lane, i) => (delta[i]! -= lane))
+    referenceLanes(after).forEach((lane, i) => (delta[i]! += lane))
+  }
+  return delta
+}
+
+const entryArb = fc.oneof(
+  fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })).map(([address, balance, nonce]) => accountEntry(address, { balance, nonce })),
+  fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 })).map(([key, value]) => slotEntry(key, value)),
+)
+
+describe('LtHash entry expansion', () => {
+  it('sha256Words equals node:crypto SHA-256 for messages of 0–300 bytes (one to six blocks)', () => {
+    const out = new Int32Array(8)
+    const words = (digest: Buffer): number[] => Array.from({ length: 8 }, (_, i) => digest.readInt32BE(4 * i))
+    for (let n = 0; n <= 300; n++) {
+      const message = new Uint8Array(n).map((_, i) => (i * 31 + n) & 0xff)
+      sha256Words(message, out)
+      assert.deepEqual([...out], words(createHash('sha256').update(message).digest()), `length ${n}`)
+    }
+  })
+
+  it('equals the ChaCha20 keystream under SHA-256(domain || entry), for account and slot entries', () => {
+    const out = new Uint32Array(LANES / 2 + 7)
+    fc.assert(
+      fc.property(entryArb, fc.integer({ min: 0, max: 7 }), (entry, offset) => {
+        expandEntry(entry, out, offset)
+        assert.deepEqual(new Uint16Array(out.buffer, 4 * offset, LANES), referenceLanes(entry))
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it('changeDelta equals the plain mod-2^16 sum, whether a before is memoised or not', () => {
+    // Chains of updates (each before is the previous after, so the memo serves it) mixed with
+    // befores never seen (computed afresh), creations, and an entry written twice.
+    fc.assert(
+      fc.property(fc.array(entryArb, { minLength: 1, maxLength: 12, size: 'max' }), fc.array(fc.nat(), { minLength: 12, maxLength: 12 }), (entries, picks) => {
+        const changes: EntryChange[] = entries.map((after, i) => {
+          const pick = picks[i]! % 3
+          return { before: pick === 0 || i === 0 ? undefined : pick === 1 ? entries[i - 1]! : entries[(i + 5) % entries.length], after }
+        })
+        assert.deepEqual(changeDelta(changes), referenceDelta(changes))
+      }),
+      { numRuns: 60 },
+    )
+  })
+
+  it('refuses an entry longer than any entry kind', () => {
+    assert.throws(() => expandEntry(new Uint8Array(66), new Uint32Array(LANES / 2), 0), /state entry of 66 bytes/)
+  })
+})
