@@ -49,7 +49,7 @@ export function sha256Words(message: Uint8Array, out: Int32Array): void {
   const n = message.length
   // Message, the 0x80 byte and the 8-byte bit length, rounded up to whole 64-byte blocks.
   const blocks = Math.floor((n + 8) / 64) + 1
-  H.set(IV)
+  for (let i = 0; i < 8; i++) H[i] = IV[i]!
   for (let b = 0; b < blocks; b++) {
     for (let w = 0; w < 16; w++) {
       let word = 0
@@ -62,16 +62,18 @@ export function sha256Words(message: Uint8Array, out: Int32Array): void {
     }
     compress()
   }
-  out.set(H)
+  for (let i = 0; i < 8; i++) out[i] = H[i]!
 }
 
 /** H := sha256(H as 32 big-endian bytes). */
 function compressDigest(): void {
-  for (let i = 0; i < 8; i++) W[i] = H[i]!
+  for (let i = 0; i < 8; i++) {
+    W[i] = H[i]!
+    H[i] = IV[i]!
+  }
   W[8] = 0x80000000 | 0
   for (let i = 9; i < 15; i++) W[i] = 0
   W[15] = MESSAGE_BITS
-  H.set(IV)
   compress()
 }
 
