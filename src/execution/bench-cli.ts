@@ -239,9 +239,12 @@ async function measureCell(block: BenchBlock, executor: ParallelExecutor, minRun
 /**
  * The ceiling for this machine: the same number of tasks and bytes as a real parallel block,
  * but with no dependencies and pure compute, against the same compute on the main thread.
+ * Same split as the executor: tasks 1..n−1 go to a pool of n − 1 threads, the calling thread
+ * burns the first one itself.
  */
 async function calibrate(workers: number, tasks: number, totalBytes: number, totalUnits: number, runs: number): Promise<CalibrationPoint> {
-  const pool = new Piscina<WorkerTask, ArrayBuffer>({ filename: new URL('./worker.ts', import.meta.url).href, minThreads: workers, maxThreads: workers })
+  const threads = Math.max(1, workers - 1)
+  const pool = new Piscina<WorkerTask, ArrayBuffer>({ filename: new URL('./worker.ts', import.meta.url).href, minThreads: threads, maxThreads: threads })
   const bytesPerTask = Math.ceil(totalBytes / tasks)
   const unitsPerTask = Math.ceil(totalUnits / tasks)
   try {
@@ -251,12 +254,14 @@ async function calibrate(workers: number, tasks: number, totalBytes: number, tot
       for (let t = 0; t < tasks; t++) burnCompute(new Uint8Array(32), unitsPerTask)
       const seqMs = performance.now() - seqStart
       const parStart = performance.now()
-      await Promise.all(
-        Array.from({ length: tasks }, () => {
+      const pooled = Promise.all(
+        Array.from({ length: tasks - 1 }, () => {
           const bytes = new ArrayBuffer(bytesPerTask)
           return pool.run({ kind: 'burn', bytes, units: unitsPerTask }, { transferList: [bytes] })
         }),
       )
+      burnCompute(new Uint8Array(32), unitsPerTask)
+      await pooled
       const parMs = performance.now() - parStart
       if (run >= 0) best = Math.max(best, seqMs / parMs)
     }

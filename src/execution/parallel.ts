@@ -29,7 +29,8 @@ import {
   type BlockViews,
 } from './shared-block.ts'
 import { FEE_SINK, FEE_SINK_ID, type Account, type AccountId, type SlotId, type WorldState } from './state.ts'
-import type { BlockTaskResult, TestDelay, WorkerTask } from './wire.ts'
+import type { BlockTask, BlockTaskResult, TestDelay, WorkerTask } from './wire.ts'
+import { runBlockShare } from './worker.ts'
 
 /**
  * `auto` picks the sequential path for blocks the cost model predicts no gain on (small,
@@ -40,7 +41,7 @@ import type { BlockTaskResult, TestDelay, WorkerTask } from './wire.ts'
 export type ExecutionPolicy = 'auto' | 'parallel' | 'sequential'
 
 export interface ParallelExecutorOptions {
-  /** Worker threads; default availableParallelism(). */
+  /** Executors per block, the calling thread included; default availableParallelism(). */
   readonly workers?: number
   readonly policy?: ExecutionPolicy
 }
@@ -59,20 +60,25 @@ const WORKER_URL = new URL('./worker.ts', import.meta.url).href
  * Parallel block execution by worker self-scheduling over shared memory (Block-STM's
  * collaborative scheduler, on the declared-access-set DAG so nothing is ever re-executed).
  * The main thread lays the block out in one SharedArrayBuffer (shared-block.ts) and posts one
- * task per worker; the workers take ready txs, run the shared transition function on the shared
- * state and release each tx's successors themselves, then sum the commitment delta. The main
- * thread only reads back the result. Why and measurements: docs/decisions.md.
+ * task per pool thread; the pool threads and the calling thread itself take ready txs, run the
+ * shared transition function on the shared state and release each tx's successors, then sum
+ * the commitment delta. With `workers` = n, the pool has n − 1 threads: the calling thread is
+ * the n-th executor rather than a thread idling in `await` while n others share its cores (an
+ * idle main thread ran its garbage collector's tasks on the workers' cores). Like the
+ * sequential path, it is busy until the block is done. Why and measurements: docs/decisions.md.
  */
 export class ParallelExecutor {
   readonly workers: number
   readonly policy: ExecutionPolicy
-  private readonly pool: Piscina<WorkerTask, BlockTaskResult | ArrayBuffer>
+  /** `workers` − 1 threads; none when the calling thread is the only executor. */
+  private readonly pool: Piscina<WorkerTask, BlockTaskResult | ArrayBuffer> | undefined
 
   constructor(opts: ParallelExecutorOptions = {}) {
     this.workers = opts.workers ?? availableParallelism()
     if (!Number.isInteger(this.workers) || this.workers < 1) throw new RangeError(`workers must be a positive integer, got ${opts.workers}`)
     this.policy = opts.policy ?? 'auto'
-    this.pool = new Piscina({ filename: WORKER_URL, minThreads: this.workers, maxThreads: this.workers })
+    const threads = this.workers - 1
+    this.pool = threads > 0 ? new Piscina({ filename: WORKER_URL, minThreads: threads, maxThreads: threads }) : undefined
   }
 
   async execute(state: WorldState, txs: readonly Tx[], opts: ParallelExecuteOptions = {}): Promise<ExecutionResult> {
@@ -106,18 +112,27 @@ export class ParallelExecutor {
     const { schedule, duplicates } = plan
     const { views, buffer, encoded, txOffsets } = allocateLayout(txs, schedule)
     const { sizes } = views
-    const workers = Math.min(this.workers, schedule.executable.length)
-    // Posted before the layout is filled in: a worker takes longer to wake than the fill, and
+    // The calling thread always runs a share (a block of only pre-failed txs leaves it nothing to run).
+    const executors = Math.max(1, Math.min(this.workers, schedule.executable.length))
+    const share = (worker: number): BlockTask => ({ kind: 'block', buffer, sizes, worker, testDelay: opts.testDelay })
+    // Posted before the layout is filled in: a thread takes longer to wake than the fill, and
     // it waits for publishDag before touching the buffer.
-    const running = this.runWorkers(views, buffer, sizes, workers, opts.testDelay)
+    const pooled = this.runPoolShares(views, executors, share)
+    let own: BlockTaskResult
     try {
       fillLayout(views, state, opts.unverified, schedule, encoded, txOffsets)
+      own = runBlockShare(share(0))
     } catch (err) {
       abortBlock(views)
-      await running.catch(() => undefined)
+      await pooled.catch(() => undefined)
       throw err
     }
-    const results = await running
+    const results = [own, ...(await pooled)]
+    // Each executor's last act is this increment: reading it orders the state reads after their writes.
+    const finished = Atomics.load(views.control, FINISHED)
+    if (finished !== executors || results.some((r) => r.aborted)) {
+      throw new Error(`parallel execution of a ${sizes.txs}-tx block was aborted with no executor failure (${finished} of ${executors} executors finished)`)
+    }
 
     const reasons = new Array<string | undefined>(txs.length)
     let feeSinkCredit = 0n
@@ -158,18 +173,18 @@ export class ParallelExecutor {
       const before = state.account(FEE_SINK_ID)
       deltas.push(changeDelta([{ before: before && accountEntry(FEE_SINK, before), after: accountEntry(FEE_SINK, sink) }]))
     }
-    const stats = { path: 'parallel' as const, tasks: workers, reexecutions: 0 }
+    const stats = { path: 'parallel' as const, tasks: executors, reexecutions: 0 }
     return buildResult(state, receipts, { accounts, slots }, state.commitment.plus(deltas), stats)
   }
 
   /**
-   * Posts the block to `workers` workers and waits for all of them. The first failure aborts
-   * the block (the others stop at their next tx) and is reported once every worker has stopped,
-   * so the pool is idle again when this rejects.
+   * Posts shares 1..executors − 1 to the pool and waits for all of them. The first failure
+   * aborts the block (the other executors stop at their next tx) and is reported once every
+   * pool thread has stopped, so the pool is idle again when this rejects.
    */
-  private async runWorkers(views: BlockViews, buffer: SharedArrayBuffer, sizes: BlockSizes, workers: number, testDelay: TestDelay | undefined): Promise<BlockTaskResult[]> {
-    const runs = Array.from({ length: workers }, (_, worker) =>
-      (this.pool.run({ kind: 'block', buffer, sizes, worker, testDelay }) as Promise<BlockTaskResult>).catch((err: unknown) => {
+  private async runPoolShares(views: BlockViews, executors: number, share: (worker: number) => BlockTask): Promise<BlockTaskResult[]> {
+    const runs = Array.from({ length: executors - 1 }, (_, k) =>
+      (this.pool!.run(share(k + 1)) as Promise<BlockTaskResult>).catch((err: unknown) => {
         abortBlock(views)
         throw err
       }),
@@ -178,19 +193,13 @@ export class ParallelExecutor {
     const failure = settled.find((s) => s.status === 'rejected')
     if (failure !== undefined) {
       const reason = failure.reason instanceof Error ? failure.reason.message : String(failure.reason)
-      throw new Error(`parallel execution of a ${sizes.txs}-tx block failed in a worker: ${reason}`, { cause: failure.reason })
+      throw new Error(`parallel execution of a ${views.sizes.txs}-tx block failed in a worker: ${reason}`, { cause: failure.reason })
     }
-    const results = settled.map((s) => (s as PromiseFulfilledResult<BlockTaskResult>).value)
-    // Each worker's last act is this increment: reading it orders the state reads after their writes.
-    const finished = Atomics.load(views.control, FINISHED)
-    if (finished !== workers || results.some((r) => r.aborted)) {
-      throw new Error(`parallel execution of a ${sizes.txs}-tx block was aborted with no worker failure (${finished} of ${workers} workers finished)`)
-    }
-    return results
+    return settled.map((s) => (s as PromiseFulfilledResult<BlockTaskResult>).value)
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy()
+    await this.pool?.destroy()
   }
 }
 

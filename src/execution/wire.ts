@@ -11,15 +11,18 @@ export interface TestDelay {
   readonly maxMs: number
 }
 
+/** One executor's share of a block: run by each pool thread and by the calling thread. */
+export interface BlockTask {
+  readonly kind: 'block'
+  readonly buffer: SharedArrayBuffer
+  readonly sizes: BlockSizes
+  /** This executor's index among the block's executors, 0 = the calling thread (seeds its test delays). */
+  readonly worker: number
+  readonly testDelay: TestDelay | undefined
+}
+
 export type WorkerTask =
-  | {
-      readonly kind: 'block'
-      readonly buffer: SharedArrayBuffer
-      readonly sizes: BlockSizes
-      /** This worker's index among the block's workers (seeds its test delays). */
-      readonly worker: number
-      readonly testDelay: TestDelay | undefined
-    }
+  | BlockTask
   /** exec-bench calibration: `units` of pure compute, no state. */
   | { readonly kind: 'burn'; readonly bytes: ArrayBuffer; readonly units: number }
 

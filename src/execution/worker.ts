@@ -19,7 +19,7 @@ import {
 } from './shared-block.ts'
 import type { Account, AccountId, SlotId, StateReader } from './state.ts'
 import { BlockOverlay, applyTx, burnCompute } from './transition.ts'
-import type { BlockTaskResult, TestDelay, WorkerTask } from './wire.ts'
+import type { BlockTask, BlockTaskResult, TestDelay, WorkerTask } from './wire.ts'
 
 /**
  * An idle worker sleeps on the block's wake counter; pushes, the block's end and aborts notify
@@ -42,6 +42,14 @@ export default function runTask(task: WorkerTask): BlockTaskResult | ArrayBuffer
     burnCompute(new Uint8Array(task.bytes, 0, Math.min(32, task.bytes.byteLength)), task.units)
     return move(new ArrayBuffer(8)) as ArrayBuffer
   }
+  return runBlockShare(task)
+}
+
+/**
+ * One executor's share of a block: ready txs until none remain, then commitment chunks until
+ * none remain. Synchronous; the pool threads and the calling thread run it side by side.
+ */
+export function runBlockShare(task: BlockTask): BlockTaskResult {
   const v = attachBlock(task.buffer, task.sizes)
   const runner = new TxRunner(v, task.testDelay, task.worker)
   const completed = drainBlock(v, (tx) => runner.run(tx), IDLE_WAIT_MS, STALL_TIMEOUT_MS)
