@@ -28,8 +28,15 @@ export function fromHex(hex: string, expectedBytes?: number): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'))
 }
 
+/** Largest length compared in a plain loop: for keys and hashes, wrapping both arrays in Buffers for a native memcmp costs more than the comparison. */
+const LOOP_COMPARE_MAX = 64
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
+  if (a.length <= LOOP_COMPARE_MAX) {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+    return true
+  }
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }
 
