@@ -24,6 +24,7 @@ import {
   TX_VERIFY,
   abortBlock,
   allocateBlock,
+  markFilled,
   publishDag,
   type BlockSizes,
   type BlockViews,
@@ -237,7 +238,11 @@ function allocateLayout(
   return { ...allocateBlock(sizes), encoded, txOffsets }
 }
 
-/** Fills the block's shared buffer (encoded txs, the DAG, the touched pre-state), then publishes it. */
+/**
+ * Fills the block's shared buffer: the encoded txs and the DAG, then publishes it so the other
+ * executors start, then the touched pre-state in the order the txs first use the keys (ids are
+ * interned in that order), declaring it chunk by chunk (markFilled).
+ */
 function fillLayout(
   views: BlockViews,
   state: WorldState,
@@ -246,7 +251,6 @@ function fillLayout(
   encoded: Uint8Array,
   txOffsets: Int32Array,
 ): void {
-  const { sizes } = views
   views.txBytes.set(encoded)
   views.txOffsets.set(txOffsets)
   views.txAccountStart.set(schedule.txAccountStart)
@@ -256,23 +260,39 @@ function fillLayout(
   views.succStart.set(schedule.succStart)
   views.succs.set(schedule.succs)
   for (const i of schedule.executable) if (unverified?.[i] === true) views.txFlags[i] = TX_VERIFY
-
-  for (let k = 0; k < sizes.accounts; k++) {
-    views.accountKeys.set(schedule.accounts.keys[k]!, k * PUBLIC_KEY_BYTES)
-    const account = state.account(schedule.accounts.hex(k))
-    if (account === undefined) continue
-    views.accountFlags[k] = KEY_EXISTS | KEY_EXISTED_BEFORE
-    views.balances[k] = views.balancesBefore[k] = account.balance
-    views.nonces[k] = views.noncesBefore[k] = account.nonce
-  }
-  for (let k = 0; k < sizes.slots; k++) {
-    views.slotKeys.set(schedule.slots.keys[k]!, k * HASH_BYTES)
-    const value = state.slot(schedule.slots.hex(k))
-    if (value === undefined) continue
-    views.slotFlags[k] = KEY_EXISTS | KEY_EXISTED_BEFORE
-    views.slotValues.set(value, k * HASH_BYTES)
-    views.slotValuesBefore.set(value, k * HASH_BYTES)
-  }
-
   publishDag(views, schedule.executable, schedule.predCount)
+
+  const { txAccountStart, txAccountIds, txSlotStart, txSlotIds } = schedule
+  let accounts = 0
+  let slots = 0
+  for (let i = 0; i < schedule.txCount; i++) {
+    for (let k = txAccountStart[i]!; k < txAccountStart[i + 1]!; k++) while (accounts <= txAccountIds[k]!) fillAccount(views, state, schedule, accounts++)
+    for (let k = txSlotStart[i]!; k < txSlotStart[i + 1]!; k++) while (slots <= txSlotIds[k]!) fillSlot(views, state, schedule, slots++)
+    if (i % FILL_CHUNK_TXS === FILL_CHUNK_TXS - 1) markFilled(views, accounts, slots)
+  }
+  markFilled(views, accounts, slots)
+  if (accounts !== views.sizes.accounts || slots !== views.sizes.slots) {
+    throw new Error(`filled ${accounts} of ${views.sizes.accounts} accounts and ${slots} of ${views.sizes.slots} slots (key ids not interned in tx order)`)
+  }
+}
+
+/** Txs whose keys are filled between two markFilled: ≈ 50–100 keys, a few tens of µs. */
+const FILL_CHUNK_TXS = 32
+
+function fillAccount(views: BlockViews, state: WorldState, schedule: Schedule, k: number): void {
+  views.accountKeys.set(schedule.accounts.keys[k]!, k * PUBLIC_KEY_BYTES)
+  const account = state.account(schedule.accounts.hex(k))
+  if (account === undefined) return
+  views.accountFlags[k] = KEY_EXISTS | KEY_EXISTED_BEFORE
+  views.balances[k] = views.balancesBefore[k] = account.balance
+  views.nonces[k] = views.noncesBefore[k] = account.nonce
+}
+
+function fillSlot(views: BlockViews, state: WorldState, schedule: Schedule, k: number): void {
+  views.slotKeys.set(schedule.slots.keys[k]!, k * HASH_BYTES)
+  const value = state.slot(schedule.slots.hex(k))
+  if (value === undefined) return
+  views.slotFlags[k] = KEY_EXISTS | KEY_EXISTED_BEFORE
+  views.slotValues.set(value, k * HASH_BYTES)
+  views.slotValuesBefore.set(value, k * HASH_BYTES)
 }

@@ -14,6 +14,8 @@ import {
   KEY_WRITTEN,
   TX_VERIFY,
   attachBlock,
+  awaitFilled,
+  awaitTxPreState,
   drainBlock,
   type BlockViews,
 } from './shared-block.ts'
@@ -31,8 +33,8 @@ const IDLE_WAIT_MS = 20
  * 100× the longest possible tx (MAX_COMPUTE_UNITS ≈ 100 ms), so only a scheduling bug trips it.
  */
 const STALL_TIMEOUT_MS = 10_000
-/** Changed keys claimed at a time for the commitment partial sums: 64 × ~10 µs ≈ 0.6 ms. */
-const COMMIT_CHUNK = 64
+/** Changed keys claimed at a time for the commitment partial sums: 16 × ~7 µs ≈ 0.1 ms, the most one executor can finish after the other. */
+const COMMIT_CHUNK = 16
 /** Test delays: this share of txs sleeps first (enough to reorder completions, not to crawl). */
 const DELAYED_TX_SHARE = 0.25
 
@@ -52,7 +54,10 @@ export default function runTask(task: WorkerTask): BlockTaskResult | ArrayBuffer
 export function runBlockShare(task: BlockTask): BlockTaskResult {
   const v = attachBlock(task.buffer, task.sizes)
   const runner = new TxRunner(v, task.testDelay, task.worker)
-  const completed = drainBlock(v, (tx) => runner.run(tx), IDLE_WAIT_MS, STALL_TIMEOUT_MS)
+  // All txs done implies all their keys were filled; the explicit wait keeps the commitment
+  // share independent of that argument.
+  const completed =
+    drainBlock(v, (tx) => runner.run(tx), IDLE_WAIT_MS, STALL_TIMEOUT_MS) && awaitFilled(v, v.sizes.accounts, v.sizes.slots, IDLE_WAIT_MS, STALL_TIMEOUT_MS)
   const delta = completed ? commitmentShare(v) : changeDelta([])
   Atomics.add(v.control, FINISHED, 1)
   return {
@@ -172,6 +177,8 @@ class TxRunner {
       this.fail(i, 'invalid signature')
       return
     }
+    // The main thread may still be filling the pre-state; an aborted block ends at drainBlock's next check.
+    if (!awaitTxPreState(v, i, IDLE_WAIT_MS, STALL_TIMEOUT_MS)) return
     this.state.bind(tx, i)
     const outcome = applyTx(this.view, tx, hash)
     if (outcome.ok) this.state.flush(this.view)
