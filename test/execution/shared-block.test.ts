@@ -15,7 +15,9 @@ import {
   abortBlock,
   allocateBlock,
   attachBlock,
+  awaitTxPreState,
   drainBlock,
+  markFilled,
   publishDag,
   queuePop,
   queuePush,
@@ -181,6 +183,51 @@ describe('self-scheduling over a shared DAG', () => {
     }, 5, 2000)
     assert.equal(completed, false)
     assert.equal(ran.length, 10)
+  })
+})
+
+describe('pre-state filled after publishing', () => {
+  /** One published tx declaring accounts 0 and 3 and slot 1, its pre-state not filled yet. */
+  function oneTxBlock(): { buffer: SharedArrayBuffer; views: BlockViews } {
+    const block = allocateBlock({ txs: 1, txBytes: 0, accounts: 4, slots: 2, accountRefs: 2, slotRefs: 1, edges: 0 })
+    const { views } = block
+    views.txAccountStart.set([0, 2])
+    views.txAccountIds.set([0, 3])
+    views.txSlotStart.set([0, 1])
+    views.txSlotIds.set([1])
+    publishDag(views, Int32Array.of(0), Int32Array.of(0))
+    return block
+  }
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+  it('holds a tx on another thread until all its keys are declared, and then it reads the fill', async () => {
+    const { buffer, views } = oneTxBlock()
+    const worker = new Worker(new URL('./fill-worker.ts', import.meta.url), { workerData: { buffer, sizes: views.sizes } })
+    try {
+      const seen = new Promise((resolve, reject) => {
+        worker.once('message', resolve)
+        worker.once('error', reject)
+      })
+      await sleep(300)
+      // Slots are complete but account 3 is not: the tx must keep waiting.
+      markFilled(views, 3, 2)
+      await sleep(100)
+      views.balances[3] = 42n
+      markFilled(views, 4, 2)
+      assert.deepEqual(await seen, { ready: true, balance: 42n, filled: [4, 2] })
+    } finally {
+      await worker.terminate()
+    }
+  })
+
+  it('returns false once the block is aborted, and throws when the fill never comes', () => {
+    const aborted = oneTxBlock().views
+    markFilled(aborted, 4, 1)
+    abortBlock(aborted)
+    assert.equal(awaitTxPreState(aborted, 0, 5, 2000), false)
+    const starved = oneTxBlock().views
+    markFilled(starved, 4, 1)
+    assert.throws(() => awaitTxPreState(starved, 0, 5, 50), /pre-state of 4 accounts and 2 slots was not filled within 50 ms/)
   })
 })
 
