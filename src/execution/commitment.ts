@@ -20,7 +20,7 @@ import type { Account } from './state.ts'
  * (random oracle) for the key and a standard PRF for the expansion. Both run in plain JS on
  * fixed arrays. The previous expansion, node:crypto SHAKE256, cost 6.4 µs per entry and a
  * digest object + 2 KiB Buffer each, whose allocation and finalisation made two threads slow
- * each other down; this one costs ≈ 3.8 µs and allocates nothing (docs/decisions.md).
+ * each other down; this one costs ≈ 3.3 µs and allocates nothing (docs/decisions.md).
  */
 export const LANES = 1024
 export const LANE_BYTES = LANES * 2
@@ -158,7 +158,7 @@ class LanesMemo {
   private readonly keyAt = new Array<string | undefined>(MEMO_ENTRIES)
   private next = 0
 
-  /** The pool and the word offset of `entry`'s lanes, which leave the memo (the entry left the state). */
+  /** The word offset in `lanes()` of `entry`'s lanes, or −1; they leave the memo (the entry left the state). */
   take(entry: Uint8Array): number {
     const k = memoKey(entry)
     const slot = this.slotOf.get(k)
