@@ -102,7 +102,7 @@ export class KeyInterner {
     for (let bucket = bucketOf(key, this.bits); ; bucket = (bucket + 1) & mask) {
       const entry = this.table[bucket]!
       if (entry === 0) break
-      if (sameKey(this.keys[entry - 1]!, key)) return entry - 1
+      if (bytesEqual(this.keys[entry - 1]!, key)) return entry - 1
     }
     const id = this.keys.length
     this.keys.push(key)
@@ -138,11 +138,6 @@ function bucketOf(key: Uint8Array, bits: number): number {
     h = (h + Math.imul(key[o]! | (key[o + 1]! << 8) | (key[o + 2]! << 16) | (key[o + 3]! << 24), HASH_MULTIPLIERS[w]!)) | 0
   }
   return h >>> (32 - bits)
-}
-
-function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < KEY_BYTES; i++) if (a[i] !== b[i]) return false
-  return true
 }
 
 /** An append-only Int32 list that doubles its storage, so CSR building allocates O(log n) times. */
