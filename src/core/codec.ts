@@ -121,10 +121,16 @@ export class Reader {
   private readonly view: DataView
   private pos = 0
   readonly bytes: Uint8Array
+  private readonly aliasing: boolean
 
-  constructor(bytes: Uint8Array) {
+  /**
+   * `aliasing`: fixed() and bytesField() return views into `bytes` rather than copies, for a
+   * caller whose decoded value is dropped before `bytes` can change (no allocation per field).
+   */
+  constructor(bytes: Uint8Array, aliasing = false) {
     this.bytes = bytes
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.aliasing = aliasing
   }
 
   get offset(): number {
@@ -174,10 +180,10 @@ export class Reader {
     return Number(v)
   }
 
-  /** Copies n bytes out so decoded values never alias the (reusable) input buffer. */
+  /** Copies n bytes out (unless aliasing) so decoded values never alias the (reusable) input buffer. */
   fixed(n: number, field: string): Uint8Array {
     this.need(n, field)
-    const out = this.bytes.slice(this.pos, this.pos + n)
+    const out = this.aliasing ? this.bytes.subarray(this.pos, this.pos + n) : this.bytes.slice(this.pos, this.pos + n)
     this.pos += n
     return out
   }
@@ -213,10 +219,10 @@ export class Reader {
  * Runs a decoder over untrusted bytes: anything other than a DecodeError thrown inside (a
  * RangeError from a DataView, say) is converted, so callers only ever handle DecodeError.
  */
-export function decodeWith<T>(bytes: Uint8Array, field: string, read: (r: Reader) => T): T {
+export function decodeWith<T>(bytes: Uint8Array, field: string, read: (r: Reader) => T, aliasing = false): T {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError(field, 'input is not a byte array')
   try {
-    const r = new Reader(bytes)
+    const r = new Reader(bytes, aliasing)
     const value = read(r)
     r.end(field)
     return value

@@ -85,6 +85,11 @@ export function decodeTx(bytes: Uint8Array): Tx {
   return decodeWith(bytes, 'tx', readTx)
 }
 
+/** decodeTx whose byte fields are views into `bytes`: only for a tx dropped before `bytes` changes. */
+export function decodeTxAliasing(bytes: Uint8Array): Tx {
+  return decodeWith(bytes, 'tx', readTx, true)
+}
+
 export function txHash(tx: TxBody): Uint8Array {
   return sha256(encodeTxBody(tx))
 }

@@ -1,7 +1,7 @@
 import { HASH_BYTES, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { Prng } from '../core/prng.ts'
-import { decodeTx, verifyTx, type Tx } from '../core/tx.ts'
+import { decodeTxAliasing, verifyTx, type Tx } from '../core/tx.ts'
 import { move } from 'piscina'
 import { accountEntry, changeDelta, slotEntry, type EntryChange } from './commitment.ts'
 import { txBodyHash } from './executor.ts'
@@ -169,7 +169,8 @@ class TxRunner {
     }
     const v = this.v
     const encoded = v.txBytes.subarray(v.txOffsets[i]!, v.txOffsets[i + 1]!)
-    const tx = decodeTx(encoded)
+    // The tx's fields are views into the block's buffer: nothing keeps them past this call.
+    const tx = decodeTxAliasing(encoded)
     const hash = txBodyHash(encoded)
     v.hashes.set(hash, i * HASH_BYTES)
     this.txsRun++

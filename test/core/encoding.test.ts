@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  DecodeError, Writer, decodeTx, encodeTx, txHash, verifyTx, encodeBatch, decodeBatch, batchDigest,
+  DecodeError, Writer, decodeTx, decodeTxAliasing, encodeTx, txHash, verifyTx, encodeBatch, decodeBatch, batchDigest,
   encodeBlock, decodeBlock, verifyBlock, encodeVote, decodeVote, encodeQc, decodeQc, encodeTimeout,
   decodeTimeout, encodeTc, decodeTc, signTimeout, signVote, verifyVote, sha256, toHex, fromHex,
   genesisQc, type Tx,
@@ -29,6 +29,17 @@ test('tx: encode → decode → encode is byte-identical', () => {
     const b = encodeTx(decodeTx(a))
     assert.deepEqual(b, a)
   }), { numRuns: 300 })
+})
+
+test('tx: the aliasing decoder reads the same tx, its byte fields views into the input (the copying one owns its bytes)', () => {
+  fc.assert(fc.property(arbTx, (tx: Tx) => {
+    const a = encodeTx(tx)
+    const aliased = decodeTxAliasing(a)
+    const copied = decodeTx(a)
+    assert.deepEqual(aliased, copied)
+    for (const field of [aliased.from, aliased.to, aliased.signature, aliased.payload, ...aliased.accessList]) assert.equal(field.buffer, a.buffer)
+    for (const field of [copied.from, copied.to, copied.signature, copied.payload, ...copied.accessList]) assert.notEqual(field.buffer, a.buffer)
+  }), { numRuns: 100 })
 })
 
 test('tx hash: field order of the JS object and Buffer vs Uint8Array cannot change it', () => {
