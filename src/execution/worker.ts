@@ -5,7 +5,6 @@ import { decodeTxAliasing, verifyTx, type Tx } from '../core/tx.ts'
 import { move } from 'piscina'
 import { accountEntry, changeDelta, slotEntry, type EntryChange } from './commitment.ts'
 import { txBodyHash } from './executor.ts'
-import { txAccountKeys, txSlotKeys } from './schedule.ts'
 import {
   COMMIT_CURSOR,
   FINISHED,
@@ -78,23 +77,31 @@ class SharedTxState implements StateReader {
   private readonly v: BlockViews
   private readonly accountIds = new Map<AccountId, number>()
   private readonly slotIds = new Map<SlotId, number>()
+  /** Hex ids of the block's keys by key id, made once per key on this thread. */
+  private readonly accountHexes: string[] = []
+  private readonly slotHexes: string[] = []
 
   constructor(v: BlockViews) {
     this.v = v
   }
 
-  /** Maps tx `i`'s key ids (laid out by the DAG builder from the same txAccountKeys/txSlotKeys). */
-  bind(tx: Tx, i: number): void {
+  /**
+   * Admits tx `i`'s declared keys: the ids the DAG builder laid out for it, by the hex of the
+   * key bytes the main thread filled in for those ids (its pre-state must be filled:
+   * awaitTxPreState). A read of any other key throws.
+   */
+  bind(i: number): void {
     this.accountIds.clear()
     this.slotIds.clear()
-    const { txAccountStart, txAccountIds, txSlotStart, txSlotIds } = this.v
-    const accounts = txAccountKeys(tx)
-    const slots = txSlotKeys(tx)
-    if (accounts.length !== txAccountStart[i + 1]! - txAccountStart[i]! || slots.length !== txSlotStart[i + 1]! - txSlotStart[i]!) {
-      throw new Error(`tx ${i} declares ${accounts.length} accounts and ${slots.length} slots, the shared block lists a different number`)
+    const v = this.v
+    for (let k = v.txAccountStart[i]!; k < v.txAccountStart[i + 1]!; k++) {
+      const id = v.txAccountIds[k]!
+      this.accountIds.set((this.accountHexes[id] ??= toHex(v.accountKeys.subarray(id * PUBLIC_KEY_BYTES, (id + 1) * PUBLIC_KEY_BYTES))), id)
     }
-    accounts.forEach((key, k) => this.accountIds.set(toHex(key), txAccountIds[txAccountStart[i]! + k]!))
-    slots.forEach((key, k) => this.slotIds.set(toHex(key), txSlotIds[txSlotStart[i]! + k]!))
+    for (let k = v.txSlotStart[i]!; k < v.txSlotStart[i + 1]!; k++) {
+      const id = v.txSlotIds[k]!
+      this.slotIds.set((this.slotHexes[id] ??= toHex(v.slotKeys.subarray(id * HASH_BYTES, (id + 1) * HASH_BYTES))), id)
+    }
   }
 
   private accountId(id: AccountId): number {
@@ -180,7 +187,7 @@ class TxRunner {
     }
     // The main thread may still be filling the pre-state; an aborted block ends at drainBlock's next check.
     if (!awaitTxPreState(v, i, IDLE_WAIT_MS, STALL_TIMEOUT_MS)) return
-    this.state.bind(tx, i)
+    this.state.bind(i)
     const outcome = applyTx(this.view, tx, hash)
     if (outcome.ok) this.state.flush(this.view)
     else this.fail(i, outcome.reason)
