@@ -52,9 +52,12 @@ export const MIN_PREDICTED_SPEEDUP = 1.25
 /** Below this many txs a block never leaves the main thread (the per-block overhead dominates). */
 export const MIN_PARALLEL_TXS = 32
 
-/** Account ids of the keys one tx declares, sender first; the fee sink is left out (see BlockOverlay). */
-export function txAccountKeys(tx: Tx): Uint8Array[] {
-  return bytesEqual(tx.to, FEE_SINK) || bytesEqual(tx.to, tx.from) ? [tx.from] : [tx.from, tx.to]
+/**
+ * A tx declares its sender's account and, unless it is the fee sink (see BlockOverlay) or the
+ * sender itself, its recipient's.
+ */
+export function declaresRecipient(tx: Tx): boolean {
+  return !bytesEqual(tx.to, FEE_SINK) && !bytesEqual(tx.to, tx.from)
 }
 
 /** Slot keys a tx declares (duplicates included: the transition function reads each occurrence). */
@@ -89,8 +92,14 @@ export class KeyInterner {
   readonly keys: Uint8Array[] = []
   private readonly hexes: string[] = []
   /** Key id + 1 per bucket, 0 = empty; 2^bits buckets, at most half full. */
-  private table = new Int32Array(64)
-  private bits = 6
+  private table: Int32Array
+  private bits: number
+
+  /** `expectedKeys`: sizes the table so that many keys fit without growing it. */
+  constructor(expectedKeys = 32) {
+    this.bits = Math.max(6, Math.ceil(Math.log2(2 * expectedKeys + 1)))
+    this.table = new Int32Array(2 ** this.bits)
+  }
 
   get size(): number {
     return this.keys.length
@@ -207,8 +216,10 @@ export interface Schedule {
  */
 export function buildSchedule(txs: readonly Tx[], unverified?: readonly boolean[], excluded?: readonly (string | undefined)[]): Schedule {
   const n = txs.length
-  const accounts = new KeyInterner()
-  const slots = new KeyInterner()
+  const accounts = new KeyInterner(2 * n)
+  let slotRefs = 0
+  for (const tx of txs) slotRefs += txSlotKeys(tx).length
+  const slots = new KeyInterner(slotRefs)
   const executable = new Int32List(n)
   const txAccountStart = new Int32Array(n + 1)
   const txAccountIds = new Int32List(2 * n)
@@ -241,17 +252,19 @@ export function buildSchedule(txs: readonly Tx[], unverified?: readonly boolean[
     predStart[i] = preds.length
     if (excluded?.[i] === undefined) {
       executable.push(i)
-      for (const key of txAccountKeys(tx)) {
-        const id = accounts.intern(key)
-        txAccountIds.push(id)
-        touch(lastAccountTouch, id, i)
+      const sender = accounts.intern(tx.from)
+      txAccountIds.push(sender)
+      touch(lastAccountTouch, sender, i)
+      if (declaresRecipient(tx)) {
+        const recipient = accounts.intern(tx.to)
+        txAccountIds.push(recipient)
+        touch(lastAccountTouch, recipient, i)
       }
       for (const key of txSlotKeys(tx)) {
         const id = slots.intern(key)
         txSlotIds.push(id)
         touch(lastSlotTouch, id, i)
       }
-      const sender = txAccountIds.at(txAccountStart[i]!)
       const previousNonce = lastNonce[sender]
       if (previousNonce !== undefined && tx.nonce <= previousNonce) mayHaveDuplicates = true
       if (previousNonce === undefined || tx.nonce > previousNonce) lastNonce[sender] = tx.nonce
