@@ -216,7 +216,9 @@ export interface Schedule {
  */
 export function buildSchedule(txs: readonly Tx[], unverified?: readonly boolean[], excluded?: readonly (string | undefined)[]): Schedule {
   const n = txs.length
-  const accounts = new KeyInterner(2 * n)
+  // Sized for one new account per tx and one new slot per access-list entry: sizing for the
+  // bound (two accounts per tx) built 10,000-tx blocks slower, the probes spread over more cache lines.
+  const accounts = new KeyInterner(n)
   let slotRefs = 0
   for (const tx of txs) slotRefs += txSlotKeys(tx).length
   const slots = new KeyInterner(slotRefs)
