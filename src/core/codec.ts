@@ -36,6 +36,11 @@ export class Writer {
     this.buf = Buffer.allocUnsafe(initial)
   }
 
+  /** Bytes written so far. */
+  get length(): number {
+    return this.len
+  }
+
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return
     let size = this.buf.length * 2

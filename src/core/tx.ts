@@ -75,6 +75,14 @@ export function encodeTxBody(tx: TxBody): Uint8Array {
   return w.finish()
 }
 
+/** Bytes of the fields whose size does not depend on the tx (kind … computeUnits, both list/bytes lengths, signature). */
+const TX_FIXED_BYTES = 1 + 2 * PUBLIC_KEY_BYTES + 3 * 8 + 4 + 4 + 4 + SIGNATURE_BYTES
+
+/** Length of encodeTx(tx), without encoding it. */
+export function encodedTxLength(tx: Tx): number {
+  return TX_FIXED_BYTES + tx.accessList.length * HASH_BYTES + tx.payload.length
+}
+
 export function encodeTx(tx: Tx): Uint8Array {
   const w = new Writer(224)
   writeTx(w, tx)

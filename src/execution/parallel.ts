@@ -3,7 +3,7 @@ import { Piscina } from 'piscina'
 import { Writer } from '../core/codec.ts'
 import { HASH_BYTES } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
-import { writeTx, type Tx } from '../core/tx.ts'
+import { encodedTxLength, writeTx, type Tx } from '../core/tx.ts'
 import { accountEntry, changeDelta } from './commitment.ts'
 import {
   buildResult,
@@ -111,7 +111,7 @@ export class ParallelExecutor {
 
   private async executeParallel(state: WorldState, txs: readonly Tx[], opts: ParallelExecuteOptions, plan: Plan): Promise<ExecutionResult> {
     const { schedule, duplicates } = plan
-    const { views, buffer, encoded, txOffsets } = allocateLayout(txs, schedule)
+    const { views, buffer } = allocateLayout(txs, schedule)
     const { sizes } = views
     // The calling thread always runs a share (a block of only pre-failed txs leaves it nothing to run).
     const executors = Math.max(1, Math.min(this.workers, schedule.executable.length))
@@ -121,7 +121,7 @@ export class ParallelExecutor {
     const pooled = this.runPoolShares(views, executors, share)
     let own: BlockTaskResult
     try {
-      fillLayout(views, state, opts.unverified, schedule, encoded, txOffsets)
+      fillLayout(views, state, txs, opts.unverified, schedule)
       own = runBlockShare(share(0))
     } catch (err) {
       abortBlock(views)
@@ -210,49 +210,27 @@ interface Plan {
   readonly duplicates: { readonly hashes: readonly Uint8Array[]; readonly preFailed: readonly (string | undefined)[] } | undefined
 }
 
-/** Initial guess of a tx's encoded size (a transfer is 197 bytes), so the writer rarely grows. */
-const ENCODED_TX_BYTES_HINT = 256
-
-/** Encodes the txs and allocates the block's shared buffer at its exact sizes (still empty). */
-function allocateLayout(
-  txs: readonly Tx[],
-  schedule: Schedule,
-): { views: BlockViews; buffer: SharedArrayBuffer; encoded: Uint8Array; txOffsets: Int32Array } {
-  const n = txs.length
-  const writer = new Writer(n * ENCODED_TX_BYTES_HINT + 1)
-  const txOffsets = new Int32Array(n + 1)
-  for (let i = 0; i < n; i++) {
-    writeTx(writer, txs[i]!)
-    txOffsets[i + 1] = writer.finish().length
-  }
-  const encoded = writer.finish()
-  const sizes: BlockSizes = {
-    txs: n,
-    txBytes: encoded.length,
+/** Allocates the block's shared buffer at its exact sizes, still empty (the txs' from encodedTxLength). */
+function allocateLayout(txs: readonly Tx[], schedule: Schedule): { views: BlockViews; buffer: SharedArrayBuffer } {
+  let txBytes = 0
+  for (const tx of txs) txBytes += encodedTxLength(tx)
+  return allocateBlock({
+    txs: txs.length,
+    txBytes,
     accounts: schedule.accounts.size,
     slots: schedule.slots.size,
     accountRefs: schedule.txAccountIds.length,
     slotRefs: schedule.txSlotIds.length,
     edges: schedule.succs.length,
-  }
-  return { ...allocateBlock(sizes), encoded, txOffsets }
+  })
 }
 
 /**
- * Fills the block's shared buffer: the encoded txs and the DAG, then publishes it so the other
- * executors start, then the touched pre-state in the order the txs first use the keys (ids are
- * interned in that order), declaring it chunk by chunk (markFilled).
+ * Fills the block's shared buffer: the DAG, then publishes it so the other executors start,
+ * then in block order each tx's encoding and the pre-state of the keys it is first to use (ids
+ * are interned in that order), declaring them chunk by chunk (markFilled).
  */
-function fillLayout(
-  views: BlockViews,
-  state: WorldState,
-  unverified: readonly boolean[] | undefined,
-  schedule: Schedule,
-  encoded: Uint8Array,
-  txOffsets: Int32Array,
-): void {
-  views.txBytes.set(encoded)
-  views.txOffsets.set(txOffsets)
+function fillLayout(views: BlockViews, state: WorldState, txs: readonly Tx[], unverified: readonly boolean[] | undefined, schedule: Schedule): void {
   views.txAccountStart.set(schedule.txAccountStart)
   views.txAccountIds.set(schedule.txAccountIds)
   views.txSlotStart.set(schedule.txSlotStart)
@@ -263,20 +241,29 @@ function fillLayout(
   publishDag(views, schedule.executable, schedule.predCount)
 
   const { txAccountStart, txAccountIds, txSlotStart, txSlotIds } = schedule
+  // Encoded into private memory; each chunk is copied in before it is declared.
+  const writer = new Writer(views.txBytes.length)
+  let copied = 0
   let accounts = 0
   let slots = 0
-  for (let i = 0; i < schedule.txCount; i++) {
+  for (let i = 0; i < txs.length; i++) {
+    writeTx(writer, txs[i]!)
+    views.txOffsets[i + 1] = writer.length
     for (let k = txAccountStart[i]!; k < txAccountStart[i + 1]!; k++) while (accounts <= txAccountIds[k]!) fillAccount(views, state, schedule, accounts++)
     for (let k = txSlotStart[i]!; k < txSlotStart[i + 1]!; k++) while (slots <= txSlotIds[k]!) fillSlot(views, state, schedule, slots++)
-    if (i % FILL_CHUNK_TXS === FILL_CHUNK_TXS - 1) markFilled(views, accounts, slots)
+    if (i % FILL_CHUNK_TXS === FILL_CHUNK_TXS - 1 || i === txs.length - 1) {
+      views.txBytes.set(writer.finish().subarray(copied), copied)
+      copied = writer.length
+      markFilled(views, i + 1, accounts, slots)
+    }
   }
-  markFilled(views, accounts, slots)
+  if (copied !== views.txBytes.length) throw new Error(`txs encoded to ${copied} bytes, encodedTxLength predicted ${views.txBytes.length}`)
   if (accounts !== views.sizes.accounts || slots !== views.sizes.slots) {
     throw new Error(`filled ${accounts} of ${views.sizes.accounts} accounts and ${slots} of ${views.sizes.slots} slots (key ids not interned in tx order)`)
   }
 }
 
-/** Txs whose keys are filled between two markFilled: ≈ 50–100 keys, a few tens of µs. */
+/** Txs encoded and filled between two markFilled: ≈ 50–100 keys, a few tens of µs. */
 const FILL_CHUNK_TXS = 32
 
 function fillAccount(views: BlockViews, state: WorldState, schedule: Schedule, k: number): void {

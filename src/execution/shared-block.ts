@@ -9,8 +9,8 @@ import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
  *
  * Memory ordering: plain reads and writes of the state arrays are ordered only through the
  * Atomics operations on `pending`, `queue` and `control` (all sequentially consistent): the
- * main thread writes a key's pre-state before the Atomics.store of FILLED_* that covers it, and
- * an executor loads FILLED_* before reading the keys of a tx (`awaitTxPreState`); a worker
+ * main thread writes a tx's bytes and a key's pre-state before the Atomics.store of FILLED_*
+ * that covers them, and an executor loads FILLED_* before reading a tx (`awaitTxFilled`); a worker
  * writes a tx's state before `Atomics.sub` on each successor's pending count, and whichever
  * thread's `Atomics.sub` brings it to zero (reading that value) — or later pops the successor
  * from the queue (`Atomics.load` of the slot another thread `Atomics.store`d) — is thereby
@@ -43,18 +43,20 @@ export const COMMIT_CURSOR = 7
 /** Workers that finished; the main thread reads it (Atomics) before reading state back. */
 export const FINISHED = 8
 /**
- * 1 once the main thread has laid out the txs and the DAG. Workers receive the buffer before
- * that (waking a worker takes longer than the layout) and wait for this word before touching it.
+ * 1 once the main thread has laid out the DAG. Workers receive the buffer before that (waking a
+ * worker takes longer than the layout) and wait for this word before touching it.
  */
 export const PUBLISHED = 9
 /**
  * Keys whose pre-state (and key bytes) is in place, by id: ids 0..FILLED_ACCOUNTS−1 and
- * 0..FILLED_SLOTS−1. The main thread fills the pre-state after publishing, in the order the
- * txs first use the keys, so executors start on the first txs while it fills the rest.
+ * 0..FILLED_SLOTS−1, and txs 0..FILLED_TXS−1 encoded. The main thread fills both after
+ * publishing the DAG, in block order (key ids are interned in the order the txs first use
+ * them), so executors start on the first txs while it fills the rest.
  */
 export const FILLED_ACCOUNTS = 10
 export const FILLED_SLOTS = 11
-const CONTROL_WORDS = 12
+export const FILLED_TXS = 12
+const CONTROL_WORDS = 13
 
 /** txFlags bits. */
 export const TX_VERIFY = 1
@@ -141,8 +143,8 @@ export function attachBlock(buffer: SharedArrayBuffer, sizes: BlockSizes): Block
 }
 
 /**
- * Starts the scheduler state once the txs and the DAG are laid out (the pre-state follows,
- * see FILLED_ACCOUNTS): pending counts, the txs with no predecessor queued in block order,
+ * Starts the scheduler state once the DAG is laid out (the txs and the pre-state follow, see
+ * FILLED_ACCOUNTS): pending counts, the txs with no predecessor queued in block order,
  * then PUBLISHED stored last — atomically, so a worker that loads it (awaitPublished) sees
  * every plain write made before — and the waiting workers woken.
  */
@@ -174,11 +176,12 @@ export function awaitPublished(v: BlockViews, idleWaitMs: number, timeoutMs: num
 }
 
 /**
- * Declares the pre-state of account ids below `accounts` and slot ids below `slots` in place
- * (plain writes before this store are visible to whoever loads a covering value), and wakes
- * executors waiting for it.
+ * Declares txs below `txs` encoded and the pre-state of account ids below `accounts` and slot
+ * ids below `slots` in place (plain writes before these stores are visible to whoever loads a
+ * covering value), and wakes executors waiting for them.
  */
-export function markFilled(v: BlockViews, accounts: number, slots: number): void {
+export function markFilled(v: BlockViews, txs: number, accounts: number, slots: number): void {
+  Atomics.store(v.control, FILLED_TXS, txs)
   Atomics.store(v.control, FILLED_ACCOUNTS, accounts)
   Atomics.store(v.control, FILLED_SLOTS, slots)
   // Waiters increment SLEEPERS before their last check, as for the ready queue (queuePush).
@@ -186,12 +189,13 @@ export function markFilled(v: BlockViews, accounts: number, slots: number): void
 }
 
 /**
- * Waits until the pre-state of account ids below `accounts` and slot ids below `slots` is in
- * place (true) or the block is aborted (false); throws after `timeoutMs`.
+ * Waits until txs below `txs` are encoded and the pre-state of account ids below `accounts` and
+ * slot ids below `slots` is in place (true) or the block is aborted (false); throws after `timeoutMs`.
  */
-export function awaitFilled(v: BlockViews, accounts: number, slots: number, idleWaitMs: number, timeoutMs: number): boolean {
+export function awaitFilled(v: BlockViews, txs: number, accounts: number, slots: number, idleWaitMs: number, timeoutMs: number): boolean {
   const { control } = v
-  const filled = (): boolean => Atomics.load(control, FILLED_ACCOUNTS) >= accounts && Atomics.load(control, FILLED_SLOTS) >= slots
+  const filled = (): boolean =>
+    Atomics.load(control, FILLED_TXS) >= txs && Atomics.load(control, FILLED_ACCOUNTS) >= accounts && Atomics.load(control, FILLED_SLOTS) >= slots
   if (filled()) return true
   const deadline = performance.now() + timeoutMs
   for (;;) {
@@ -201,17 +205,17 @@ export function awaitFilled(v: BlockViews, accounts: number, slots: number, idle
     Atomics.sub(control, SLEEPERS, 1)
     if (filled()) return true
     if (Atomics.load(control, ABORT) !== 0) return false
-    if (performance.now() > deadline) throw new Error(`the pre-state of ${accounts} accounts and ${slots} slots was not filled within ${timeoutMs} ms`)
+    if (performance.now() > deadline) throw new Error(`${txs} txs and the pre-state of ${accounts} accounts and ${slots} slots were not filled within ${timeoutMs} ms`)
   }
 }
 
-/** awaitFilled for the keys tx `i` declares. */
-export function awaitTxPreState(v: BlockViews, i: number, idleWaitMs: number, timeoutMs: number): boolean {
+/** awaitFilled for tx `i`'s bytes and the keys it declares. */
+export function awaitTxFilled(v: BlockViews, i: number, idleWaitMs: number, timeoutMs: number): boolean {
   let accounts = 0
   for (let k = v.txAccountStart[i]!; k < v.txAccountStart[i + 1]!; k++) accounts = Math.max(accounts, v.txAccountIds[k]! + 1)
   let slots = 0
   for (let k = v.txSlotStart[i]!; k < v.txSlotStart[i + 1]!; k++) slots = Math.max(slots, v.txSlotIds[k]! + 1)
-  return awaitFilled(v, accounts, slots, idleWaitMs, timeoutMs)
+  return awaitFilled(v, i + 1, accounts, slots, idleWaitMs, timeoutMs)
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   TX_VERIFY,
   attachBlock,
   awaitFilled,
-  awaitTxPreState,
+  awaitTxFilled,
   drainBlock,
   type BlockViews,
 } from './shared-block.ts'
@@ -56,7 +56,7 @@ export function runBlockShare(task: BlockTask): BlockTaskResult {
   // All txs done implies all their keys were filled; the explicit wait keeps the commitment
   // share independent of that argument.
   const completed =
-    drainBlock(v, (tx) => runner.run(tx), IDLE_WAIT_MS, STALL_TIMEOUT_MS) && awaitFilled(v, v.sizes.accounts, v.sizes.slots, IDLE_WAIT_MS, STALL_TIMEOUT_MS)
+    drainBlock(v, (tx) => runner.run(tx), IDLE_WAIT_MS, STALL_TIMEOUT_MS) && awaitFilled(v, v.sizes.txs, v.sizes.accounts, v.sizes.slots, IDLE_WAIT_MS, STALL_TIMEOUT_MS)
   const delta = completed ? commitmentShare(v) : changeDelta([])
   Atomics.add(v.control, FINISHED, 1)
   return {
@@ -88,7 +88,7 @@ class SharedTxState implements StateReader {
   /**
    * Admits tx `i`'s declared keys: the ids the DAG builder laid out for it, by the hex of the
    * key bytes the main thread filled in for those ids (its pre-state must be filled:
-   * awaitTxPreState). A read of any other key throws.
+   * awaitTxFilled). A read of any other key throws.
    */
   bind(i: number): void {
     this.accountIds.clear()
@@ -175,6 +175,9 @@ class TxRunner {
       Atomics.wait(this.sleeper, 0, 0, this.delay.prng.float() * this.delay.maxMs)
     }
     const v = this.v
+    // The main thread may still be encoding the block and filling its pre-state; an aborted
+    // block ends at drainBlock's next check.
+    if (!awaitTxFilled(v, i, IDLE_WAIT_MS, STALL_TIMEOUT_MS)) return
     const encoded = v.txBytes.subarray(v.txOffsets[i]!, v.txOffsets[i + 1]!)
     // The tx's fields are views into the block's buffer: nothing keeps them past this call.
     const tx = decodeTxAliasing(encoded)
@@ -185,8 +188,6 @@ class TxRunner {
       this.fail(i, 'invalid signature')
       return
     }
-    // The main thread may still be filling the pre-state; an aborted block ends at drainBlock's next check.
-    if (!awaitTxPreState(v, i, IDLE_WAIT_MS, STALL_TIMEOUT_MS)) return
     this.state.bind(i)
     const outcome = applyTx(this.view, tx, hash)
     if (outcome.ok) this.state.flush(this.view)

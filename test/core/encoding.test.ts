@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  DecodeError, Writer, decodeTx, decodeTxAliasing, encodeTx, txHash, verifyTx, encodeBatch, decodeBatch, batchDigest,
+  DecodeError, Writer, decodeTx, decodeTxAliasing, encodeTx, encodedTxLength, txHash, verifyTx, encodeBatch, decodeBatch, batchDigest,
   encodeBlock, decodeBlock, verifyBlock, encodeVote, decodeVote, encodeQc, decodeQc, encodeTimeout,
   decodeTimeout, encodeTc, decodeTc, signTimeout, signVote, verifyVote, sha256, toHex, fromHex,
   genesisQc, type Tx,
@@ -23,11 +23,12 @@ const arbTx = fc.record({
   payload: fc.uint8Array({ maxLength: 64 }),
 }).map((b) => ({ ...testTx(alice, bob.publicKey, b.nonce, b.amount), ...b, signature: new Uint8Array(64).fill(7) }))
 
-test('tx: encode → decode → encode is byte-identical', () => {
+test('tx: encode → decode → encode is byte-identical, and encodedTxLength is the encoding\'s length', () => {
   fc.assert(fc.property(arbTx, (tx: Tx) => {
     const a = encodeTx(tx)
     const b = encodeTx(decodeTx(a))
     assert.deepEqual(b, a)
+    assert.equal(encodedTxLength(tx), a.length)
   }), { numRuns: 300 })
 })
 

@@ -15,7 +15,7 @@ import {
   abortBlock,
   allocateBlock,
   attachBlock,
-  awaitTxPreState,
+  awaitTxFilled,
   drainBlock,
   markFilled,
   publishDag,
@@ -189,7 +189,7 @@ describe('self-scheduling over a shared DAG', () => {
 describe('pre-state filled after publishing', () => {
   /** One published tx declaring accounts 0 and 3 and slot 1, its pre-state not filled yet. */
   function oneTxBlock(): { buffer: SharedArrayBuffer; views: BlockViews } {
-    const block = allocateBlock({ txs: 1, txBytes: 0, accounts: 4, slots: 2, accountRefs: 2, slotRefs: 1, edges: 0 })
+    const block = allocateBlock({ txs: 1, txBytes: 1, accounts: 4, slots: 2, accountRefs: 2, slotRefs: 1, edges: 0 })
     const { views } = block
     views.txAccountStart.set([0, 2])
     views.txAccountIds.set([0, 3])
@@ -200,7 +200,7 @@ describe('pre-state filled after publishing', () => {
   }
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-  it('holds a tx on another thread until all its keys are declared, and then it reads the fill', async () => {
+  it('holds a tx on another thread until its bytes and all its keys are declared, and then it reads the fill', async () => {
     const { buffer, views } = oneTxBlock()
     const worker = new Worker(new URL('./fill-worker.ts', import.meta.url), { workerData: { buffer, sizes: views.sizes } })
     try {
@@ -210,11 +210,15 @@ describe('pre-state filled after publishing', () => {
       })
       await sleep(300)
       // Slots are complete but account 3 is not: the tx must keep waiting.
-      markFilled(views, 3, 2)
+      markFilled(views, 1, 3, 2)
       await sleep(100)
       views.balances[3] = 42n
-      markFilled(views, 4, 2)
-      assert.deepEqual(await seen, { ready: true, balance: 42n, filled: [4, 2] })
+      // Every key is, but the tx's bytes are not.
+      markFilled(views, 0, 4, 2)
+      await sleep(100)
+      views.txBytes[0] = 7
+      markFilled(views, 1, 4, 2)
+      assert.deepEqual(await seen, { ready: true, txByte: 7, balance: 42n, filled: [1, 4, 2] })
     } finally {
       await worker.terminate()
     }
@@ -222,12 +226,15 @@ describe('pre-state filled after publishing', () => {
 
   it('returns false once the block is aborted, and throws when the fill never comes', () => {
     const aborted = oneTxBlock().views
-    markFilled(aborted, 4, 1)
+    markFilled(aborted, 1, 4, 1)
     abortBlock(aborted)
-    assert.equal(awaitTxPreState(aborted, 0, 5, 2000), false)
+    assert.equal(awaitTxFilled(aborted, 0, 5, 2000), false)
     const starved = oneTxBlock().views
-    markFilled(starved, 4, 1)
-    assert.throws(() => awaitTxPreState(starved, 0, 5, 50), /pre-state of 4 accounts and 2 slots was not filled within 50 ms/)
+    markFilled(starved, 1, 4, 1)
+    assert.throws(() => awaitTxFilled(starved, 0, 5, 50), /1 txs and the pre-state of 4 accounts and 2 slots were not filled within 50 ms/)
+    const unencoded = oneTxBlock().views
+    markFilled(unencoded, 0, 4, 2)
+    assert.throws(() => awaitTxFilled(unencoded, 0, 5, 50), /1 txs and the pre-state of 4 accounts and 2 slots were not filled within 50 ms/)
   })
 })
 
