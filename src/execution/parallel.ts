@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os'
 import { Piscina } from 'piscina'
 import { Writer } from '../core/codec.ts'
 import { HASH_BYTES } from '../core/hash.ts'
-import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { encodedTxLength, writeTx, type Tx } from '../core/tx.ts'
 import { accountEntry, changeDelta } from './commitment.ts'
 import {
@@ -237,6 +236,8 @@ function fillLayout(views: BlockViews, state: WorldState, txs: readonly Tx[], un
   views.txSlotIds.set(schedule.txSlotIds)
   views.succStart.set(schedule.succStart)
   views.succs.set(schedule.succs)
+  views.accountKeys.set(schedule.accounts.bytes())
+  views.slotKeys.set(schedule.slots.bytes())
   for (const i of schedule.executable) if (unverified?.[i] === true) views.txFlags[i] = TX_VERIFY
   publishDag(views, schedule.executable, schedule.predCount)
 
@@ -267,7 +268,6 @@ function fillLayout(views: BlockViews, state: WorldState, txs: readonly Tx[], un
 const FILL_CHUNK_TXS = 32
 
 function fillAccount(views: BlockViews, state: WorldState, schedule: Schedule, k: number): void {
-  views.accountKeys.set(schedule.accounts.keys[k]!, k * PUBLIC_KEY_BYTES)
   const account = state.account(schedule.accounts.hex(k))
   if (account === undefined) return
   views.accountFlags[k] = KEY_EXISTS | KEY_EXISTED_BEFORE
@@ -276,7 +276,6 @@ function fillAccount(views: BlockViews, state: WorldState, schedule: Schedule, k
 }
 
 function fillSlot(views: BlockViews, state: WorldState, schedule: Schedule, k: number): void {
-  views.slotKeys.set(schedule.slots.keys[k]!, k * HASH_BYTES)
   const value = state.slot(schedule.slots.hex(k))
   if (value === undefined) return
   views.slotFlags[k] = KEY_EXISTS | KEY_EXISTED_BEFORE

@@ -85,49 +85,85 @@ const HASH_MULTIPLIERS = Int32Array.from(crypto.getRandomValues(new Uint32Array(
 /**
  * Dense ids for the distinct 32-byte keys of one block, in first-seen order, so the DAG and the
  * shared state are plain arrays indexed by id. An open-addressing table over the key bytes:
- * no string per lookup (hex strings made interning two thirds of the DAG build). The hex form,
- * the WorldState key, is made once per distinct key, on demand.
+ * no string per lookup (hex strings made interning two thirds of the DAG build). The keys are
+ * copied into one contiguous arena, each with its 32-bit hash, so a probe compares hashes and
+ * then bytes in the arena instead of chasing a key object per probe (and the arena is the
+ * shared block's key region in one copy). The hex form, the WorldState key, is made once per
+ * distinct key, on demand.
  */
 export class KeyInterner {
-  readonly keys: Uint8Array[] = []
+  private arena: Uint8Array
+  /** Hash of each key, by id. */
+  private hashes: Int32Array
+  private count = 0
   private readonly hexes: string[] = []
   /** Key id + 1 per bucket, 0 = empty; 2^bits buckets, at most half full. */
   private table: Int32Array
   private bits: number
+  private readonly multipliers: Int32Array
 
-  /** `expectedKeys`: sizes the table so that many keys fit without growing it. */
-  constructor(expectedKeys = 32) {
+  /**
+   * `expectedKeys`: sizes the table and arena so that many keys fit without growing them.
+   * `multipliers`: the hash's (tests pass zeros, so that every key collides).
+   */
+  constructor(expectedKeys = 32, multipliers: Int32Array = HASH_MULTIPLIERS) {
+    this.multipliers = multipliers
     this.bits = Math.max(6, Math.ceil(Math.log2(2 * expectedKeys + 1)))
     this.table = new Int32Array(2 ** this.bits)
+    this.arena = new Uint8Array(Math.max(16, expectedKeys) * KEY_BYTES)
+    this.hashes = new Int32Array(Math.max(16, expectedKeys))
   }
 
   get size(): number {
-    return this.keys.length
+    return this.count
+  }
+
+  /** The keys of ids 0..size−1, 32 bytes each in id order (a view, valid until the next intern). */
+  bytes(): Uint8Array {
+    return this.arena.subarray(0, this.count * KEY_BYTES)
   }
 
   intern(key: Uint8Array): number {
     if (key.length !== KEY_BYTES) throw new RangeError(`interned keys are ${KEY_BYTES} bytes, got ${key.length}`)
+    const h = hashKey(key, this.multipliers)
     const mask = this.table.length - 1
-    for (let bucket = bucketOf(key, this.bits); ; bucket = (bucket + 1) & mask) {
+    for (let bucket = h >>> (32 - this.bits); ; bucket = (bucket + 1) & mask) {
       const entry = this.table[bucket]!
       if (entry === 0) break
-      if (bytesEqual(this.keys[entry - 1]!, key)) return entry - 1
+      if (this.hashes[entry - 1] === h && this.equalsAt(entry - 1, key)) return entry - 1
     }
-    const id = this.keys.length
-    this.keys.push(key)
-    if (2 * this.keys.length > this.table.length) this.rehash(this.bits + 1)
+    const id = this.count++
+    if (id === this.hashes.length) this.grow()
+    this.arena.set(key, id * KEY_BYTES)
+    this.hashes[id] = h
+    if (2 * this.count > this.table.length) this.rehash(this.bits + 1)
     else this.place(id)
     return id
   }
 
   /** Key `id` as lowercase hex (the WorldState key). */
   hex(id: number): string {
-    return (this.hexes[id] ??= toHex(this.keys[id]!))
+    return (this.hexes[id] ??= toHex(this.arena.subarray(id * KEY_BYTES, (id + 1) * KEY_BYTES)))
+  }
+
+  private equalsAt(id: number, key: Uint8Array): boolean {
+    const o = id * KEY_BYTES
+    for (let i = 0; i < KEY_BYTES; i++) if (this.arena[o + i] !== key[i]) return false
+    return true
+  }
+
+  private grow(): void {
+    const arena = new Uint8Array(this.arena.length * 2)
+    arena.set(this.arena)
+    this.arena = arena
+    const hashes = new Int32Array(this.hashes.length * 2)
+    hashes.set(this.hashes)
+    this.hashes = hashes
   }
 
   private place(id: number): void {
     const mask = this.table.length - 1
-    let bucket = bucketOf(this.keys[id]!, this.bits)
+    let bucket = this.hashes[id]! >>> (32 - this.bits)
     while (this.table[bucket] !== 0) bucket = (bucket + 1) & mask
     this.table[bucket] = id + 1
   }
@@ -135,18 +171,18 @@ export class KeyInterner {
   private rehash(bits: number): void {
     this.bits = bits
     this.table = new Int32Array(2 ** bits)
-    for (let id = 0; id < this.keys.length; id++) this.place(id)
+    for (let id = 0; id < this.count; id++) this.place(id)
   }
 }
 
-/** Multilinear hash of the key's 32-bit words with the random multipliers; top bits pick the bucket. */
-function bucketOf(key: Uint8Array, bits: number): number {
+/** Multilinear hash of the key's 32-bit words with the multipliers; its top bits pick the bucket. */
+function hashKey(key: Uint8Array, multipliers: Int32Array): number {
   let h = 0
   for (let w = 0; w < KEY_WORDS; w++) {
     const o = 4 * w
-    h = (h + Math.imul(key[o]! | (key[o + 1]! << 8) | (key[o + 2]! << 16) | (key[o + 3]! << 24), HASH_MULTIPLIERS[w]!)) | 0
+    h = (h + Math.imul(key[o]! | (key[o + 1]! << 8) | (key[o + 2]! << 16) | (key[o + 3]! << 24), multipliers[w]!)) | 0
   }
-  return h >>> (32 - bits)
+  return h
 }
 
 /** An append-only Int32 list that doubles its storage, so CSR building allocates O(log n) times. */
