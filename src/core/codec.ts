@@ -43,7 +43,7 @@ export class Writer {
 
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return
-    let size = this.buf.length * 2
+    let size = Math.max(1, this.buf.length) * 2
     while (size < this.len + n) size *= 2
     const next = Buffer.allocUnsafe(size)
     this.buf.copy(next, 0, 0, this.len)

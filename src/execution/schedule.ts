@@ -56,12 +56,12 @@ export const MIN_PARALLEL_TXS = 32
  * A tx declares its sender's account and, unless it is the fee sink (see BlockOverlay) or the
  * sender itself, its recipient's.
  */
-export function declaresRecipient(tx: Tx): boolean {
+function declaresRecipient(tx: Tx): boolean {
   return !bytesEqual(tx.to, FEE_SINK) && !bytesEqual(tx.to, tx.from)
 }
 
 /** Slot keys a tx declares (duplicates included: the transition function reads each occurrence). */
-export function txSlotKeys(tx: Tx): readonly Uint8Array[] {
+function txSlotKeys(tx: Tx): readonly Uint8Array[] {
   return tx.kind === 'compute' ? tx.accessList : []
 }
 

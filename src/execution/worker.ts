@@ -1,7 +1,7 @@
 import { HASH_BYTES, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { Prng } from '../core/prng.ts'
-import { decodeTxAliasing, verifyTx, type Tx } from '../core/tx.ts'
+import { decodeTxAliasing, verifyTx } from '../core/tx.ts'
 import { move } from 'piscina'
 import { accountEntry, changeDelta, slotEntry, type EntryChange } from './commitment.ts'
 import { txBodyHash } from './executor.ts'

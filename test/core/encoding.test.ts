@@ -124,6 +124,11 @@ test('decoders reject truncation, trailing bytes and garbage with DecodeError on
   }), { numRuns: 500 })
 })
 
+test('Writer grows from any initial size, an empty one included', () => {
+  assert.deepEqual([...new Writer(0).u8(1).u32(2).finish()], [1, 0, 0, 0, 2])
+  assert.deepEqual([...new Writer(1).fixed(new Uint8Array(40).fill(3), 40).finish()], new Array(40).fill(3))
+})
+
 test('decoders bound counts before allocating', () => {
   // A batch claiming 2^32-1 txs in a 10-byte message must fail on the count, not allocate.
   const w = new Writer().u16(0).u64(0n).u32(0xffffffff)
