@@ -52,6 +52,11 @@ export interface ParallelExecuteOptions extends ExecuteOptions {
    * which shuffles completion order (the result must not depend on it).
    */
   readonly testDelay?: TestDelay
+  /**
+   * Test only: the calling thread sleeps this long after declaring each chunk of encoded txs
+   * and pre-state, so the pool threads run ahead into chunks not yet declared (they must wait).
+   */
+  readonly testFillPauseMs?: number
 }
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url).href
@@ -120,7 +125,7 @@ export class ParallelExecutor {
     const pooled = this.runPoolShares(views, executors, share)
     let own: BlockTaskResult
     try {
-      fillLayout(views, state, txs, opts.unverified, schedule)
+      fillLayout(views, state, txs, opts.unverified, schedule, opts.testFillPauseMs ?? 0)
       own = runBlockShare(share(0))
     } catch (err) {
       abortBlock(views)
@@ -229,7 +234,14 @@ function allocateLayout(txs: readonly Tx[], schedule: Schedule): { views: BlockV
  * then in block order each tx's encoding and the pre-state of the keys it is first to use (ids
  * are interned in that order), declaring them chunk by chunk (markFilled).
  */
-function fillLayout(views: BlockViews, state: WorldState, txs: readonly Tx[], unverified: readonly boolean[] | undefined, schedule: Schedule): void {
+function fillLayout(
+  views: BlockViews,
+  state: WorldState,
+  txs: readonly Tx[],
+  unverified: readonly boolean[] | undefined,
+  schedule: Schedule,
+  pauseMs: number,
+): void {
   views.txAccountStart.set(schedule.txAccountStart)
   views.txAccountIds.set(schedule.txAccountIds)
   views.txSlotStart.set(schedule.txSlotStart)
@@ -256,6 +268,7 @@ function fillLayout(views: BlockViews, state: WorldState, txs: readonly Tx[], un
       views.txBytes.set(writer.finish().subarray(copied), copied)
       copied = writer.length
       markFilled(views, i + 1, accounts, slots)
+      if (pauseMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs)
     }
   }
   if (copied !== views.txBytes.length) throw new Error(`txs encoded to ${copied} bytes, encodedTxLength predicted ${views.txBytes.length}`)

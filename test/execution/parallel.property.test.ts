@@ -172,6 +172,25 @@ describe('large blocks', () => {
   })
 })
 
+describe('streamed fill', () => {
+  let executor: ParallelExecutor
+  before(() => {
+    executor = new ParallelExecutor({ workers: 2, policy: 'parallel' })
+  })
+  after(() => executor.close())
+
+  it('a pool thread that runs ahead of the encoding waits for each chunk of txs, same result', async () => {
+    // Transfers among 40 accounts: the first chunk of 32 txs declares most accounts, so during
+    // the calling thread's pause the pool thread reaches txs whose keys are filled but whose
+    // bytes are not encoded yet.
+    const { genesis, txs } = generateBenchBlock({ accounts: 40, txs: 160, computeUs: 0, seed: 5 })
+    const oracle = executeSequential(genesis, txs)
+    const result = await executor.execute(genesis, txs, { testFillPauseMs: 25 })
+    assertSameResult(result, oracle, 'streamed fill')
+    assert.equal(result.stats.path, 'parallel')
+  })
+})
+
 describe('auto policy', () => {
   let executor: ParallelExecutor
   before(() => {
