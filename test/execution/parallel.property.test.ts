@@ -152,7 +152,7 @@ describe('parallel executor equals the sequential oracle', () => {
   })
 })
 
-describe('large blocks', () => {
+describe('bench blocks on two workers', () => {
   let executor: ParallelExecutor
   before(() => {
     executor = new ParallelExecutor({ workers: 2, policy: 'parallel' })
@@ -170,14 +170,6 @@ describe('large blocks', () => {
     assert.equal(oracle.receipts.filter((r) => r.reason === 'invalid signature').length, 12)
     assert.ok(oracle.writes.accounts.size > 256)
   })
-})
-
-describe('streamed fill', () => {
-  let executor: ParallelExecutor
-  before(() => {
-    executor = new ParallelExecutor({ workers: 2, policy: 'parallel' })
-  })
-  after(() => executor.close())
 
   it('a pool thread that runs ahead of the encoding waits for each chunk of txs, same result', async () => {
     // Transfers among 40 accounts: the first chunk of 32 txs declares most accounts, so during
