@@ -190,9 +190,6 @@ export class NetworkHost {
       opts.peers.map((p) => p.peerId),
       log,
     )
-    const directPeers = opts.peers
-      .filter((p) => p.peerId !== self)
-      .map((p) => ({ id: peerIdFromString(p.peerId), addrs: [multiaddr(p.addr)] }))
     const node: Node = await createLibp2p({
       privateKey,
       addresses: { listen: [opts.listen] },
@@ -221,12 +218,21 @@ export class NetworkHost {
           allowPublishToZeroTopicPeers: true,
           // The message id is a hash of the data, so republishing identical bytes is a no-op.
           ignoreDuplicatePublishError: true,
-          // With a small committee, sending our own messages to every peer (not only the mesh)
-          // saves a relay hop of latency at negligible bandwidth cost.
+          // Validators are fully connected, so the publisher's flood reaches every one of them
+          // and relaying adds only copies: with all validators as gossipsub direct peers (or in a
+          // mesh) each receiver forwarded every message to the others, three copies per receiver
+          // at n = 4 (loopback traffic at 5,000 tx/s fell from 10.8 to 6.0 MB/s without them,
+          // docs/decisions.md). So no mesh: a validator that missed a message over a broken link
+          // pulls it through gossipsub's IHAVE/IWANT at the next heartbeat, and a batch a
+          // proposal names is fetched by digest (DESIGN §5); reconnection is the keeper's job.
           floodPublish: true,
+          D: 0,
+          Dlo: 0,
+          Dhi: 0,
+          Dout: 0,
+          Dscore: 0,
           fallbackToFloodsub: false,
           doPX: false,
-          directPeers,
           msgIdFn: (msg: Message) => gossipMessageId(msg.topic, msg.data),
           maxInboundDataLength: opts.maxMessageBytes + GOSSIP_RPC_OVERHEAD_BYTES,
           allowedTopics: opts.topics,
