@@ -19,10 +19,10 @@ export function writeBatch(w: Writer, b: Batch): void {
   w.u16(b.author).u64(BigInt(b.seq)).list(b.txs, writeTx)
 }
 
-export function readBatch(r: Reader): Batch {
+export function readBatch(r: Reader, readOneTx: (r: Reader) => Tx = readTx): Batch {
   const author = r.u16('batch.author')
   const seq = r.safeU64('batch.seq')
-  const txs = r.list('batch.txs', LIMITS.maxBatchTxs, readTx)
+  const txs = r.list('batch.txs', LIMITS.maxBatchTxs, readOneTx)
   return { author, seq, txs }
 }
 
@@ -34,6 +34,35 @@ export function encodeBatch(b: Batch): Uint8Array {
 
 export function decodeBatch(bytes: Uint8Array): Batch {
   return decodeWith(bytes, 'batch', readBatch)
+}
+
+/** A decoded batch with each tx's canonical encoding: `txBytes[i]` encodes `batch.txs[i]`. */
+export interface IndexedBatch {
+  readonly batch: Batch
+  readonly txBytes: readonly Uint8Array[]
+}
+
+/**
+ * decodeBatch for a node that keeps the encoding anyway (its batch store): the txs' byte fields
+ * and `txBytes` are views into `bytes`, which must not change afterwards. Nothing is copied, and
+ * the per-tx encodings serve hashing and signature checks without encoding the txs again.
+ */
+export function decodeBatchIndexed(bytes: Uint8Array): IndexedBatch {
+  return decodeWith(
+    bytes,
+    'batch',
+    (r) => {
+      const txBytes: Uint8Array[] = []
+      const batch = readBatch(r, (rr) => {
+        const start = rr.offset
+        const tx = readTx(rr)
+        txBytes.push(rr.bytes.subarray(start, rr.offset))
+        return tx
+      })
+      return { batch, txBytes }
+    },
+    true,
+  )
 }
 
 export function batchDigestOfEncoding(encoded: Uint8Array): Uint8Array {

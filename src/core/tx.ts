@@ -102,6 +102,15 @@ export function txHash(tx: TxBody): Uint8Array {
   return sha256(encodeTxBody(tx))
 }
 
+/**
+ * txHash from a tx's canonical encoding: sha256 of everything before the trailing signature,
+ * without decoding or re-encoding the body. `encoded` must be a canonical encoding (any bytes
+ * decodeTx accepts are: every field has one fixed-width or length-prefixed form).
+ */
+export function txBodyHash(encoded: Uint8Array): Uint8Array {
+  return sha256(encoded.subarray(0, encoded.length - SIGNATURE_BYTES))
+}
+
 export function txSigningBytes(body: Uint8Array): Uint8Array {
   const out = new Uint8Array(DOMAIN.tx.length + body.length)
   out.set(DOMAIN.tx, 0)
@@ -116,4 +125,27 @@ export function signTx(body: TxBody, secretKey: Uint8Array): Tx {
 /** The signer must be `from`: a tx signed by any other key is invalid. */
 export function verifyTx(tx: Tx): boolean {
   return verify(tx.signature, txSigningBytes(encodeTxBody(tx)), tx.from)
+}
+
+function signingBuffer(size: number): Uint8Array {
+  const buffer = new Uint8Array(size)
+  buffer.set(DOMAIN.tx, 0)
+  return buffer
+}
+
+/** Reused signing-bytes buffer of verifyEncodedTx: DOMAIN.tx, then the body being checked. */
+let signingScratch = signingBuffer(256)
+
+/**
+ * verifyTx(decodeTx(encoded)) without copying the fields out or encoding the body again: the
+ * signed body is the encoding minus its trailing signature (canonical, see txBodyHash). Throws
+ * DecodeError for bytes that are not a tx.
+ */
+export function verifyEncodedTx(encoded: Uint8Array): boolean {
+  const tx = decodeTxAliasing(encoded)
+  const bodyLength = encoded.length - SIGNATURE_BYTES
+  const length = DOMAIN.tx.length + bodyLength
+  if (signingScratch.length < length) signingScratch = signingBuffer(2 * length)
+  signingScratch.set(encoded.subarray(0, bodyLength), DOMAIN.tx.length)
+  return verify(tx.signature, signingScratch.subarray(0, length), tx.from)
 }

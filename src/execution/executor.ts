@@ -1,6 +1,5 @@
-import { sha256, toHex } from '../core/hash.ts'
-import { SIGNATURE_BYTES } from '../core/keys.ts'
-import { encodeTx, verifyTx, type Tx } from '../core/tx.ts'
+import { toHex } from '../core/hash.ts'
+import { encodeTx, txBodyHash, verifyTx, type Tx } from '../core/tx.ts'
 import { accountEntry, changeDelta, slotEntry, type EntryChange, type StateCommitment } from './commitment.ts'
 import type { Receipt } from './receipts.ts'
 import { FEE_SINK_ID, type Account, type AccountId, type AppliedBlock, type SlotId, type StateReader, type StateWrites, type WorldState } from './state.ts'
@@ -13,6 +12,12 @@ export interface ExecuteOptions {
    * failed receipt `invalid signature`. Every other tx is trusted to be verified at admission.
    */
   readonly unverified?: readonly boolean[]
+  /**
+   * The txs' canonical encodings and hashes when the caller already holds them (a node has them
+   * from the batches it stored): `encoded[i]` must be encodeTx(txs[i]) and `hashes[i]` its
+   * txHash. Saves encoding and hashing every tx again; the results are the same.
+   */
+  readonly known?: { readonly encoded: readonly Uint8Array[]; readonly hashes: readonly Uint8Array[] }
 }
 
 export interface ExecutionStats {
@@ -44,24 +49,19 @@ export interface PreparedBlock {
   readonly preFailed: (string | undefined)[]
 }
 
-/**
- * The tx hash is sha256 of the canonical body, i.e. of the encoding minus the trailing
- * signature; hashing that prefix avoids encoding every tx twice (same value as core's txHash).
- */
-export function txBodyHash(encoded: Uint8Array): Uint8Array {
-  return sha256(encoded.subarray(0, encoded.length - SIGNATURE_BYTES))
-}
-
 export function checkExecuteOptions(txs: readonly Tx[], opts: ExecuteOptions): void {
   if (opts.unverified !== undefined && opts.unverified.length !== txs.length) {
     throw new RangeError(`unverified has ${opts.unverified.length} flags for ${txs.length} txs`)
+  }
+  if (opts.known !== undefined && (opts.known.encoded.length !== txs.length || opts.known.hashes.length !== txs.length)) {
+    throw new RangeError(`known has ${opts.known.encoded.length} encodings and ${opts.known.hashes.length} hashes for ${txs.length} txs`)
   }
 }
 
 export function prepareBlock(txs: readonly Tx[], opts: ExecuteOptions): PreparedBlock {
   checkExecuteOptions(txs, opts)
-  const encoded = txs.map(encodeTx)
-  const hashes = encoded.map(txBodyHash)
+  const encoded = opts.known?.encoded ?? txs.map(encodeTx)
+  const hashes = opts.known?.hashes ?? encoded.map(txBodyHash)
   const seen = new Set<string>()
   const preFailed = hashes.map((hash) => {
     const id = toHex(hash)

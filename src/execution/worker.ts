@@ -1,10 +1,9 @@
 import { HASH_BYTES, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { Prng } from '../core/prng.ts'
-import { decodeTxAliasing, verifyTx } from '../core/tx.ts'
+import { decodeTxAliasing, txBodyHash, verifyTx } from '../core/tx.ts'
 import { move } from 'piscina'
 import { accountEntry, changeDelta, slotEntry, type EntryChange } from './commitment.ts'
-import { txBodyHash } from './executor.ts'
 import {
   COMMIT_CURSOR,
   FINISHED,

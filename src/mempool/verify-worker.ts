@@ -1,6 +1,6 @@
 import { move } from 'piscina'
 import { DecodeError } from '../core/codec.ts'
-import { decodeTx, verifyTx } from '../core/tx.ts'
+import { verifyEncodedTx } from '../core/tx.ts'
 import { unpackTxs } from './tx-pack.ts'
 
 /**
@@ -13,7 +13,7 @@ export default function verifyPackedTxs(packed: ArrayBuffer): ArrayBuffer {
   const verdicts = new Uint8Array(txs.length)
   txs.forEach((bytes, i) => {
     try {
-      verdicts[i] = verifyTx(decodeTx(bytes)) ? 1 : 0
+      verdicts[i] = verifyEncodedTx(bytes) ? 1 : 0
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err
       verdicts[i] = 0

@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  DecodeError, Writer, decodeTx, decodeTxAliasing, encodeTx, encodedTxLength, txHash, verifyTx, encodeBatch, decodeBatch, batchDigest,
+  DecodeError, Writer, decodeTx, decodeTxAliasing, encodeTx, encodedTxLength, txHash, txBodyHash, verifyTx, verifyEncodedTx, signTx,
+  encodeBatch, decodeBatch, decodeBatchIndexed, batchDigest,
   encodeBlock, decodeBlock, verifyBlock, encodeVote, decodeVote, encodeQc, decodeQc, encodeTimeout,
   decodeTimeout, encodeTc, decodeTc, signTimeout, signVote, verifyVote, sha256, toHex, fromHex,
   genesisQc, type Tx,
@@ -40,6 +41,37 @@ test('tx: the aliasing decoder reads the same tx, its byte fields views into the
     assert.deepEqual(aliased, copied)
     for (const field of [aliased.from, aliased.to, aliased.signature, aliased.payload, ...aliased.accessList]) assert.equal(field.buffer, a.buffer)
     for (const field of [copied.from, copied.to, copied.signature, copied.payload, ...copied.accessList]) assert.notEqual(field.buffer, a.buffer)
+  }), { numRuns: 100 })
+})
+
+test('tx: hash and signature check from the encoding equal txHash and verifyTx of the decoded tx, for any bytes', () => {
+  // Signed txs up to the largest payload (the signing buffer grows), then any one byte flipped:
+  // the encoded-bytes paths must decide exactly as decode-then-check does, or throw DecodeError.
+  const signed = arbTx.chain((tx) => fc.uint8Array({ maxLength: 1024, size: 'max' }).map((payload) => signTx({ ...tx, payload }, alice.secretKey)))
+  fc.assert(fc.property(signed, fc.nat(), fc.integer({ min: 1, max: 255 }), fc.boolean(), (tx, at, flip, mutate) => {
+    const bytes = encodeTx(tx)
+    if (mutate) bytes[at % bytes.length] ^= flip
+    let decoded: Tx
+    try {
+      decoded = decodeTx(bytes)
+    } catch (err) {
+      assert.ok(err instanceof DecodeError)
+      assert.throws(() => verifyEncodedTx(bytes), DecodeError)
+      return
+    }
+    assert.deepEqual(txBodyHash(bytes), txHash(decoded))
+    assert.equal(verifyEncodedTx(bytes), verifyTx(decoded))
+    if (!mutate) assert.equal(verifyEncodedTx(bytes), true)
+  }), { numRuns: 300 })
+})
+
+test('batch: the indexed decoder reads the same batch, each tx with its own encoding, all views into the input', () => {
+  fc.assert(fc.property(fc.array(arbTx, { maxLength: 12 }), fc.nat({ max: 0xffff }), (txs, author) => {
+    const bytes = encodeBatch({ author, seq: 3, txs })
+    const { batch, txBytes } = decodeBatchIndexed(bytes)
+    assert.deepEqual(batch, decodeBatch(bytes))
+    assert.deepEqual(txBytes.map((b) => toHex(b)), txs.map((tx) => toHex(encodeTx(tx))))
+    for (const field of [...txBytes, ...batch.txs.map((tx) => tx.signature)]) assert.equal(field.buffer, bytes.buffer)
   }), { numRuns: 100 })
 })
 

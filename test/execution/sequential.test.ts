@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { toHex } from '../../src/core/hash.ts'
-import type { Tx } from '../../src/core/tx.ts'
+import { encodeTx, txHash, type Tx } from '../../src/core/tx.ts'
 import {
   FEE_SINK,
   MAX_COMPUTE_UNITS,
@@ -67,6 +67,17 @@ describe('sequential executor (oracle)', () => {
     const checked = executeSequential(funded(100n), [good, forged], { unverified: [true, true] })
     assert.deepEqual(reasons(checked), [undefined, 'invalid signature'])
     assert.throws(() => executeSequential(funded(100n), [good], { unverified: [] }), /unverified has 0 flags for 1 txs/)
+  })
+
+  it('uses the encodings and hashes a caller already holds, with the same results', () => {
+    const txs = [transfer(0, 1, 5n, 0n), compute(1, 0n, 3, [slotKeys[0]!]), transfer(0, 1, 5n, 0n)]
+    const known = { encoded: txs.map(encodeTx), hashes: txs.map(txHash) }
+    const plain = executeSequential(funded(100n, 50n), txs)
+    const given = executeSequential(funded(100n, 50n), txs, { known })
+    assert.deepEqual(given.receipts, plain.receipts)
+    assert.equal(toHex(given.root), toHex(plain.root))
+    given.receipts.forEach((r, i) => assert.equal(r.txHash, known.hashes[i], `receipt ${i} carries the given hash, not a recomputed one`))
+    assert.throws(() => executeSequential(funded(100n), txs, { known: { encoded: known.encoded, hashes: [] } }), /known has 3 encodings and 0 hashes for 3 txs/)
   })
 
   it('never lets the fee sink send, and credits transfers to it', () => {
