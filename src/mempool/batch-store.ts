@@ -1,7 +1,7 @@
-import { decodeBatch, batchDigestOfEncoding, type Batch } from '../core/batch.ts'
+import { decodeBatchIndexed, batchDigestOfEncoding, type IndexedBatch } from '../core/batch.ts'
 import { DecodeError } from '../core/codec.ts'
 import { toHex } from '../core/hash.ts'
-import { txHash, type Tx } from '../core/tx.ts'
+import { txBodyHash, type Tx } from '../core/tx.ts'
 import type { TxSignatureVerifier } from './verifier.ts'
 import { verifyOnce, type VerifiedTxs } from './verified-txs.ts'
 
@@ -18,10 +18,24 @@ export interface BatchPersistence {
   getBatch(digest: Uint8Array): Promise<Uint8Array | undefined>
 }
 
-export interface StoredBatch {
+/** A held batch: its txs are views into `encoded`, with their encodings and hashes. */
+export interface StoredBatch extends IndexedBatch {
   readonly digest: Uint8Array
-  readonly batch: Batch
   readonly encoded: Uint8Array
+  readonly hashes: readonly Uint8Array[]
+}
+
+/** A block's txs in execution order, with what the executor would otherwise recompute. */
+export interface BlockTxs {
+  readonly txs: readonly Tx[]
+  readonly encoded: readonly Uint8Array[]
+  readonly hashes: readonly Uint8Array[]
+}
+
+/** Decodes `encoded` (which must not change afterwards: the batch aliases it) and hashes its txs. */
+function storedBatch(digest: Uint8Array, encoded: Uint8Array): StoredBatch {
+  const { batch, txBytes } = decodeBatchIndexed(encoded)
+  return { digest, encoded, batch, txBytes, hashes: txBytes.map(txBodyHash) }
 }
 
 /** A batch that must not be stored or voted on: undecodable or carrying an invalid tx. */
@@ -74,38 +88,36 @@ export class BatchStore {
   /**
    * Verifies and stores a batch. `fromPeer` names the sender for error messages; omit it for
    * batches this node packed itself. Throws BatchRejectedError for bad bytes or a bad tx.
+   * `encoded` must not change afterwards: the stored batch's txs are views into it.
    */
   put(encoded: Uint8Array, fromPeer?: string): Promise<StoredBatch> {
     const origin = fromPeer === undefined ? 'this node' : `peer ${fromPeer}`
-    let batch: Batch
-    try {
-      batch = decodeBatch(encoded)
-    } catch (err) {
-      if (!(err instanceof DecodeError)) throw err
-      return Promise.reject(new BatchRejectedError(`batch from ${origin} does not decode: ${err.message}`))
-    }
     const digest = batchDigestOfEncoding(encoded)
     const key = toHex(digest)
     const running = this.inFlight.get(key)
     if (running !== undefined) return running
-    const put = this.verifyAndStore({ digest, batch, encoded }, origin).finally(() => this.inFlight.delete(key))
+    // Only the memory cache is consulted for a batch already held: a disk read per gossiped
+    // batch (almost always a miss) was the largest LevelDB cost on the main thread. A batch
+    // already on disk but no longer cached (executed and pruned) is simply verified and written
+    // again, which is idempotent; its txs are usually still in `verified` (no signature checks).
+    const known = this.cache.get(key)
+    if (known !== undefined) return Promise.resolve(known)
+    let stored: StoredBatch
+    try {
+      stored = storedBatch(digest, encoded)
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err
+      return Promise.reject(new BatchRejectedError(`batch from ${origin} does not decode: ${err.message}`))
+    }
+    const put = this.verifyAndStore(stored, origin).finally(() => this.inFlight.delete(key))
     this.inFlight.set(key, put)
     return put
   }
 
-  /**
-   * Only the memory cache is consulted for a batch already held: a disk read per gossiped batch
-   * (almost always a miss) was the largest LevelDB cost on the main thread. A batch already on
-   * disk but no longer cached (executed and pruned) is simply verified and written again, which
-   * is idempotent; its txs are usually still in `verified`, so this costs no signature checks.
-   */
   private async verifyAndStore(stored: StoredBatch, origin: string): Promise<StoredBatch> {
-    const known = this.cache.get(toHex(stored.digest))
-    if (known !== undefined) return known
-    const { batch } = stored
+    const { batch, txBytes, hashes } = stored
     const { verified, verifier } = this.modules
-    const hashes = batch.txs.map(txHash)
-    const bad = (await verifyOnce(batch.txs.map((tx, i) => ({ hash: hashes[i]!, tx })), verified, verifier)).indexOf(false)
+    const bad = (await verifyOnce(batch.txs.map((tx, i) => ({ hash: hashes[i]!, tx, encoded: txBytes[i] })), verified, verifier)).indexOf(false)
     if (bad !== -1) {
       throw new BatchRejectedError(
         `batch ${toHex(stored.digest)} (author ${batch.author}, seq ${batch.seq}) from ${origin}: ` +
@@ -131,7 +143,7 @@ export class BatchStore {
     // getBatch checks the bytes against the digest, so what decodes here was verified on put.
     const encoded = await this.modules.store.getBatch(digest)
     if (encoded === undefined) return undefined
-    const stored = { digest, batch: decodeBatch(encoded), encoded }
+    const stored = storedBatch(digest, encoded)
     this.remember(stored)
     return stored
   }
@@ -143,14 +155,18 @@ export class BatchStore {
   }
 
   /** The txs of the batches, concatenated in digest order; throws MissingBatchError for the first absent one. */
-  async txsOf(digests: readonly Uint8Array[]): Promise<Tx[]> {
+  async txsOf(digests: readonly Uint8Array[]): Promise<BlockTxs> {
     const batches = await Promise.all(digests.map((d) => this.get(d)))
     const txs: Tx[] = []
+    const encoded: Uint8Array[] = []
+    const hashes: Uint8Array[] = []
     batches.forEach((b, i) => {
       if (b === undefined) throw new MissingBatchError(digests[i]!)
       txs.push(...b.batch.txs)
+      encoded.push(...b.txBytes)
+      hashes.push(...b.hashes)
     })
-    return txs
+    return { txs, encoded, hashes }
   }
 
   /** Drops batches from memory (e.g. once executed); they stay on disk for peers that sync. */

@@ -1,7 +1,7 @@
 import { encodeBatch, batchDigestOfEncoding, type Batch } from '../core/batch.ts'
 import { DecodeError } from '../core/codec.ts'
 import { toHex } from '../core/hash.ts'
-import { decodeTx, txHash, type Tx } from '../core/tx.ts'
+import { decodeTxAliasing, txBodyHash, type Tx } from '../core/tx.ts'
 import type { TxSignatureVerifier } from './verifier.ts'
 import { verifyOnce, type VerifiedTxs } from './verified-txs.ts'
 
@@ -128,6 +128,7 @@ export class Mempool {
     return this.pending.size
   }
 
+  /** `encodedTxs` must not change afterwards: admitted txs are views into them. */
   async submit(encodedTxs: readonly Uint8Array[]): Promise<AdmissionResult[]> {
     if (this.closed) throw new Error('mempool is closed')
     const results: AdmissionResult[] = new Array(encodedTxs.length)
@@ -141,12 +142,12 @@ export class Mempool {
     encodedTxs.forEach((encoded, index) => {
       let tx: Tx
       try {
-        tx = decodeTx(encoded)
+        tx = decodeTxAliasing(encoded)
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err
         return reject(index, 'decode', err.message)
       }
-      const hash = txHash(tx)
+      const hash = txBodyHash(encoded)
       const key = toHex(hash)
       if (this.pending.has(key) || inThisCall.has(key)) return reject(index, 'duplicate', `tx ${key} is already pending`, hash)
       inThisCall.add(key)

@@ -120,8 +120,8 @@ export class BlockCommitter {
       throw new Error(`block ${toHex(block.id)} at height ${block.height} does not extend committed block ${toHex(this.#last.id)} at height ${this.#last.height}`)
     }
     const started = performance.now()
-    const { txs, unverified } = await this.#txsOf(block)
-    const options: ExecuteOptions = unverified ? { unverified: await this.#failingSignatures(txs) } : {}
+    const { txs, known, unverified } = await this.#txsOf(block)
+    const options: ExecuteOptions = unverified ? { unverified: await this.#failingSignatures(txs) } : known !== undefined ? { known } : {}
     const execStarted = performance.now()
     const result: ExecutionResult = this.#m.executor ? await this.#m.executor.execute(state, txs, options) : executeSequential(state, txs, options)
     metrics.executionDuration.observe((performance.now() - execStarted) / 1000)
@@ -166,14 +166,16 @@ export class BlockCommitter {
   }
 
   /**
-   * The block's txs in execution order. Batches were signature-checked when stored; inline txs
-   * of another leader's full block were not, so the executor checks them.
+   * The block's txs in execution order. Batches were signature-checked when stored, and come
+   * with their txs' encodings and hashes; inline txs of another leader's full block were not
+   * checked, so the executor checks them.
    */
-  async #txsOf(block: Block): Promise<{ txs: readonly Tx[]; unverified: boolean }> {
+  async #txsOf(block: Block): Promise<{ txs: readonly Tx[]; known?: ExecuteOptions['known']; unverified: boolean }> {
     if (block.payload.kind === 'txs') return { txs: block.payload.txs, unverified: block.author !== this.#m.index }
     for (;;) {
       try {
-        return { txs: await this.#m.batches.txsOf(block.payload.digests), unverified: false }
+        const { txs, encoded, hashes } = await this.#m.batches.txsOf(block.payload.digests)
+        return { txs, known: { encoded, hashes }, unverified: false }
       } catch (err) {
         if (!(err instanceof MissingBatchError)) throw err
       }

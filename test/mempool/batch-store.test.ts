@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { batchDigest, encodeBatch, type Batch } from '../../src/core/batch.ts'
-import { decodeTx, txHash } from '../../src/core/tx.ts'
+import { decodeTx, encodeTx, txHash } from '../../src/core/tx.ts'
 import { toHex } from '../../src/core/hash.ts'
 import { BatchRejectedError, BatchStore, MissingBatchError } from '../../src/mempool/batch-store.ts'
 import { SignatureVerifier } from '../../src/mempool/verifier.ts'
@@ -92,7 +92,11 @@ test('missing, txsOf and prune', async (t) => {
   assert.equal(batches.cachedCount, 2, 'the memory cache is bounded')
   const absent = batchDigest(batchOf(3, [5n]))
   assert.deepEqual(await batches.missing([batchDigest(a), absent, batchDigest(c)]), [absent])
-  assert.deepEqual((await batches.txsOf([batchDigest(c), batchDigest(a), batchDigest(b)])).map((tx) => tx.nonce), [4n, 1n, 2n, 3n])
+  // `a` was evicted from memory: its txs come from disk, the others' from the cache.
+  const block = await batches.txsOf([batchDigest(c), batchDigest(a), batchDigest(b)])
+  assert.deepEqual(block.txs.map((tx) => tx.nonce), [4n, 1n, 2n, 3n])
+  assert.deepEqual(block.encoded.map((bytes) => toHex(bytes)), block.txs.map((tx) => toHex(encodeTx(tx))), 'each tx with its canonical encoding')
+  assert.deepEqual(block.hashes.map((hash) => toHex(hash)), block.txs.map((tx) => toHex(txHash(tx))), 'each tx with its hash')
   await assert.rejects(batches.txsOf([batchDigest(a), absent]), (err: unknown) => err instanceof MissingBatchError && toHex(err.digest) === toHex(absent))
   batches.prune([batchDigest(a), batchDigest(b), batchDigest(c)])
   assert.equal(batches.cachedCount, 0)
