@@ -329,20 +329,30 @@ export class NodeStore {
   }
 
   /**
-   * A tx can be included more than once (the same tx in two authors' batches); clients must see
-   * where it first took effect, so an existing entry — from this block or an earlier one — wins.
+   * A tx can be included more than once (the same tx in two authors' batches, or again after a
+   * failure). Clients must see where it took effect: an `ok` execution is indexed over whatever
+   * is there — an earlier inclusion can only have failed, since a success uses up the tx's nonce,
+   * and within a block every later copy is a `duplicate` — and a failure only where nothing is
+   * indexed yet (its first failure, in this block or an earlier one). So only failed receipts
+   * cost an index lookup, and a block's failures are the exception.
    */
   private async txIndexOps(height: number, receipts: readonly StoredReceipt[]): Promise<Op[]> {
     const keys = receipts.map((r) => bucketKey(Bucket.txIndex, r.txHash))
-    const indexed = keys.length === 0 ? [] : await this.db.hasMany(keys)
-    const seen = new Set<string>()
+    const put = (r: StoredReceipt, index: number): Op => {
+      const record: TxRecord = { height, index, status: r.status, ...(r.reason !== undefined ? { reason: r.reason } : {}) }
+      return { type: 'put', key: keys[index]!, value: encodeTxRecord(record) }
+    }
+    const failed = receipts.flatMap((r, index) => (r.status === 'ok' ? [] : [index]))
+    if (failed.length === 0) return receipts.map(put)
+    const indexed = await this.db.hasMany(failed.map((index) => keys[index]!))
+    const indexedBefore = new Set(failed.filter((_, k) => indexed[k]))
+    const indexedHere = new Set<string>()
     const ops: Op[] = []
     receipts.forEach((r, index) => {
       const hex = toHex(r.txHash)
-      if (indexed[index] || seen.has(hex)) return
-      seen.add(hex)
-      const record: TxRecord = { height, index, status: r.status, ...(r.reason !== undefined ? { reason: r.reason } : {}) }
-      ops.push({ type: 'put', key: keys[index]!, value: encodeTxRecord(record) })
+      if (r.status !== 'ok' && (indexedBefore.has(index) || indexedHere.has(hex))) return
+      indexedHere.add(hex)
+      ops.push(put(r, index))
     })
     return ops
   }

@@ -118,15 +118,29 @@ test('compute-state writes are stored apart from accounts and reload under their
   await store.close()
 })
 
-test('the tx index keeps a tx at its first inclusion, within a block and across blocks', async (t) => {
+test('the tx index keeps a tx where it took effect, else at its first failure, within a block and across blocks', async (t) => {
   const { store, blocks } = await chainOf(tempDir(t), 0)
   const dup = sha256(Uint8Array.of(0xdd))
+  const retried = sha256(Uint8Array.of(0xee))
   const b1 = childOf(blocks[0]!)
-  await store.commitBlock({ ...commitInputFor(b1), receipts: [{ txHash: dup, status: 'ok' }, { txHash: dup, status: 'failed', reason: 'duplicate' }] })
+  await store.commitBlock({
+    ...commitInputFor(b1),
+    receipts: [
+      { txHash: dup, status: 'ok' },
+      { txHash: retried, status: 'failed', reason: 'insufficient balance' },
+      { txHash: dup, status: 'failed', reason: 'duplicate' },
+      { txHash: retried, status: 'failed', reason: 'duplicate' },
+    ],
+  })
+  assert.deepEqual(await store.getTx(retried), { height: 1, index: 1, status: 'failed', reason: 'insufficient balance' })
   const b2 = childOf(b1)
-  await store.commitBlock({ ...commitInputFor(b2), receipts: [{ txHash: dup, status: 'failed', reason: 'nonce too low' }] })
+  await store.commitBlock({ ...commitInputFor(b2), receipts: [{ txHash: dup, status: 'failed', reason: 'nonce too low' }, { txHash: retried, status: 'failed', reason: 'bad nonce' }] })
   assert.deepEqual(await store.getTx(dup), { height: 1, index: 0, status: 'ok' })
-  assert.equal((await store.getReceipts(1))?.length, 2, 'receipts keep every execution, duplicates included')
+  assert.deepEqual(await store.getTx(retried), { height: 1, index: 1, status: 'failed', reason: 'insufficient balance' }, 'a later failure does not replace the first')
+  const b3 = childOf(b2)
+  await store.commitBlock({ ...commitInputFor(b3), receipts: [{ txHash: retried, status: 'ok' }] })
+  assert.deepEqual(await store.getTx(retried), { height: 3, index: 0, status: 'ok' }, 'the inclusion that took effect replaces earlier failures')
+  assert.equal((await store.getReceipts(1))?.length, 4, 'receipts keep every execution, duplicates included')
   await store.close()
 })
 
