@@ -107,6 +107,17 @@ describe('acknowledged txs', () => {
   })
 })
 
+describe('tx index', () => {
+  it('expects the inclusion that took effect over an earlier failure of the same tx', async () => {
+    const blocks = [block(0), block(1, [{ txHash: TX1, status: 'failed', reason: 'insufficient balance' }]), block(2, [ok(TX1)])]
+    const atEffect = view(0, blocks, STATE, { txStatus: async () => ({ status: 'committed', height: 2 }) })
+    assert.equal((await checkAcknowledgedTxs([atEffect], [TX1])).status, 'pass')
+    const atFailure = view(0, blocks, STATE, { txStatus: async () => ({ status: 'failed', height: 1, reason: 'insufficient balance' }) })
+    const r = await checkAcknowledgedTxs([atFailure], [TX1])
+    assert.deepEqual(r.violations, [`tx ${TX1}: node 0's tx index says failed at height 1, its blocks say committed at height 2`])
+  })
+})
+
 describe('state', () => {
   it('passes with conserved supply and nonces matching successful txs', () => {
     const r = checkState([view(0, chain(), STATE)], genesis)
