@@ -1,4 +1,5 @@
-import { bytesEqual, toHex } from '../core/hash.ts'
+import { HASH_BYTES } from '../core/hash.ts'
+import { SIGNATURE_BYTES } from '../core/keys.ts'
 import { encodeTx, type Tx } from '../core/tx.ts'
 import type { TxSignatureVerifier } from './verifier.ts'
 
@@ -9,53 +10,76 @@ import type { TxSignatureVerifier } from './verifier.ts'
  */
 export const DEFAULT_VERIFIED_CAPACITY = 65_536
 
+/** A tx hash's first 31 bits: a small-integer Map key (no hex string to build and hash per lookup). */
+function keyOf(hash: Uint8Array): number {
+  return ((hash[0]! << 23) | (hash[1]! << 15) | (hash[2]! << 7) | (hash[3]! >>> 1)) >>> 0
+}
+
+/** Bytes per remembered tx: its hash, then its signature. */
+const ENTRY_BYTES = HASH_BYTES + SIGNATURE_BYTES
+
 /**
  * Txs whose signature this node already checked, so it verifies each tx once (DESIGN §6) whether
  * it arrives from a client or inside a peer's batch. Keyed by tx hash, which covers the body only,
  * so the signature is stored and compared too: the same body with different signature bytes is
  * a different message and gets verified. Bounded: the oldest entry goes first.
+ *
+ * Entries are copied into one preallocated table (capacity × 96 bytes), slots reused in
+ * insertion order, so remembering a tx neither allocates nor keeps the buffer it was decoded
+ * from alive. The Map key is the hash's first 31 bits and the full hash is compared on lookup:
+ * two hashes that share the key keep only the newer one, so a collision can only make a tx be
+ * checked again, never let an unchecked one through.
  */
 export class VerifiedTxs {
   readonly capacity: number
-  private readonly signatures = new Map<string, Uint8Array>()
-  /**
-   * Keys in insertion order, a ring of `capacity` slots; `next` is the oldest once full. Evicting
-   * through the Map's own iteration order (`keys().next()`) is quadratic in practice: V8 leaves
-   * deleted entries as holes at the front until the next rehash, and every eviction re-skips
-   * them — it was the costliest mempool function in the testnet profile.
-   */
-  private readonly order: string[] = []
+  private readonly slotOf = new Map<number, number>()
+  private readonly keyAt: Uint32Array
+  private readonly entries: Uint8Array
+  /** Slots filled so far; once full, `next` is the oldest slot, the next to be reused. */
+  private filled = 0
   private next = 0
 
   constructor(capacity = DEFAULT_VERIFIED_CAPACITY) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`verified-tx capacity must be a positive integer, got ${capacity}`)
     this.capacity = capacity
+    this.keyAt = new Uint32Array(capacity)
+    this.entries = new Uint8Array(capacity * ENTRY_BYTES)
   }
 
   get size(): number {
-    return this.signatures.size
+    return this.slotOf.size
   }
 
   has(hash: Uint8Array, signature: Uint8Array): boolean {
-    const known = this.signatures.get(toHex(hash))
-    return known !== undefined && bytesEqual(known, signature)
+    const slot = this.slotOf.get(keyOf(hash))
+    if (slot === undefined || hash.length !== HASH_BYTES || signature.length !== SIGNATURE_BYTES) return false
+    const at = slot * ENTRY_BYTES
+    const entries = this.entries
+    for (let i = 0; i < HASH_BYTES; i++) if (entries[at + i] !== hash[i]) return false
+    for (let i = 0; i < SIGNATURE_BYTES; i++) if (entries[at + HASH_BYTES + i] !== signature[i]) return false
+    return true
   }
 
-  /** A hash already present keeps its place in the eviction order and takes the new signature. */
+  /** A key already present keeps its slot (its place in the eviction order) and takes the new hash and signature. */
   add(hash: Uint8Array, signature: Uint8Array): void {
-    const key = toHex(hash)
-    if (this.signatures.has(key)) {
-      this.signatures.set(key, signature)
-      return
+    if (hash.length !== HASH_BYTES || signature.length !== SIGNATURE_BYTES) {
+      throw new RangeError(`verified tx needs a ${HASH_BYTES}-byte hash and a ${SIGNATURE_BYTES}-byte signature, got ${hash.length} and ${signature.length}`)
     }
-    if (this.order.length < this.capacity) {
-      this.order.push(key)
-    } else {
-      this.signatures.delete(this.order[this.next]!)
-      this.order[this.next] = key
-      this.next = (this.next + 1) % this.capacity
+    const key = keyOf(hash)
+    let slot = this.slotOf.get(key)
+    if (slot === undefined) {
+      if (this.filled < this.capacity) {
+        slot = this.filled++
+      } else {
+        slot = this.next
+        this.slotOf.delete(this.keyAt[slot]!)
+        this.next = (slot + 1) % this.capacity
+      }
+      this.slotOf.set(key, slot)
+      this.keyAt[slot] = key
     }
-    this.signatures.set(key, signature)
+    this.entries.set(hash, slot * ENTRY_BYTES)
+    this.entries.set(signature, slot * ENTRY_BYTES + HASH_BYTES)
   }
 }
 

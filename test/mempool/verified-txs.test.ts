@@ -36,3 +36,30 @@ test('re-adding a held hash updates its signature without growing the set', () =
   assert.equal(v.has(hash(1), sig(9)), false, 'still evicted in its original insertion order')
   assert.equal(v.size, 2)
 })
+
+test('hashes that share the 31-bit key: the newer is kept, the older is checked again, neither is confused', () => {
+  const v = new VerifiedTxs(4)
+  const a = hash(5)
+  const b = hash(5)
+  b[3] ^= 1 // the key drops the 32nd bit
+  b[31] = 0
+  v.add(a, sig(1))
+  assert.equal(v.has(b, sig(1)), false, 'same key, different hash: not verified')
+  v.add(b, sig(2))
+  assert.equal(v.size, 1)
+  assert.equal(v.has(b, sig(2)), true)
+  assert.equal(v.has(a, sig(1)), false, 'the older one left')
+  assert.equal(v.has(a, sig(2)), false)
+})
+
+test('entries are copies: changing the caller\'s arrays afterwards changes nothing', () => {
+  const v = new VerifiedTxs(2)
+  const h = hash(7)
+  const s = sig(7)
+  v.add(h, s)
+  h.fill(0)
+  s.fill(0)
+  assert.equal(v.has(hash(7), sig(7)), true)
+  assert.equal(v.has(h, s), false)
+  assert.throws(() => v.add(hash(1).subarray(1), sig(1)), /32-byte hash and a 64-byte signature, got 31 and 64/)
+})
