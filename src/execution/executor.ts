@@ -1,4 +1,4 @@
-import { toHex } from '../core/hash.ts'
+import { bytesEqual, hashKey31, toHex } from '../core/hash.ts'
 import { encodeTx, txBodyHash, verifyTx, type Tx } from '../core/tx.ts'
 import { accountEntry, changeDelta, slotEntry, type EntryChange, type StateCommitment } from './commitment.ts'
 import type { Receipt } from './receipts.ts'
@@ -62,14 +62,30 @@ export function prepareBlock(txs: readonly Tx[], opts: ExecuteOptions): Prepared
   checkExecuteOptions(txs, opts)
   const encoded = opts.known?.encoded ?? txs.map(encodeTx)
   const hashes = opts.known?.hashes ?? encoded.map(txBodyHash)
-  const seen = new Set<string>()
-  const preFailed = hashes.map((hash) => {
+  return { txs, encoded, hashes, preFailed: duplicateFlags(hashes) }
+}
+
+/**
+ * `duplicate` for every hash equal to an earlier one. Keyed by the hashes' first 31 bits, the
+ * first hash under a key compared in full; the rare others that share a key go to a hex set.
+ */
+function duplicateFlags(hashes: readonly Uint8Array[]): (string | undefined)[] {
+  const firstWithKey = new Map<number, Uint8Array>()
+  let sharingKey: Set<string> | undefined
+  return hashes.map((hash) => {
+    const key = hashKey31(hash)
+    const first = firstWithKey.get(key)
+    if (first === undefined) {
+      firstWithKey.set(key, hash)
+      return undefined
+    }
+    if (bytesEqual(first, hash)) return 'duplicate'
     const id = toHex(hash)
-    if (seen.has(id)) return 'duplicate'
-    seen.add(id)
+    sharingKey ??= new Set()
+    if (sharingKey.has(id)) return 'duplicate'
+    sharingKey.add(id)
     return undefined
   })
-  return { txs, encoded, hashes, preFailed }
 }
 
 /** Runs txs[i] for every i in `indices` (block order) over `view`, filling `receipts`. */

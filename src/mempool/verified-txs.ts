@@ -1,4 +1,4 @@
-import { HASH_BYTES } from '../core/hash.ts'
+import { HASH_BYTES, hashKey31 } from '../core/hash.ts'
 import { SIGNATURE_BYTES } from '../core/keys.ts'
 import { encodeTx, type Tx } from '../core/tx.ts'
 import type { TxSignatureVerifier } from './verifier.ts'
@@ -9,11 +9,6 @@ import type { TxSignatureVerifier } from './verifier.ts'
  * about 10 MB (hash key + 64-byte signature each).
  */
 export const DEFAULT_VERIFIED_CAPACITY = 65_536
-
-/** A tx hash's first 31 bits: a small-integer Map key (no hex string to build and hash per lookup). */
-function keyOf(hash: Uint8Array): number {
-  return ((hash[0]! << 23) | (hash[1]! << 15) | (hash[2]! << 7) | (hash[3]! >>> 1)) >>> 0
-}
 
 /** Bytes per remembered tx: its hash, then its signature. */
 const ENTRY_BYTES = HASH_BYTES + SIGNATURE_BYTES
@@ -51,7 +46,7 @@ export class VerifiedTxs {
   }
 
   has(hash: Uint8Array, signature: Uint8Array): boolean {
-    const slot = this.slotOf.get(keyOf(hash))
+    const slot = this.slotOf.get(hashKey31(hash))
     if (slot === undefined || hash.length !== HASH_BYTES || signature.length !== SIGNATURE_BYTES) return false
     const at = slot * ENTRY_BYTES
     const entries = this.entries
@@ -65,7 +60,7 @@ export class VerifiedTxs {
     if (hash.length !== HASH_BYTES || signature.length !== SIGNATURE_BYTES) {
       throw new RangeError(`verified tx needs a ${HASH_BYTES}-byte hash and a ${SIGNATURE_BYTES}-byte signature, got ${hash.length} and ${signature.length}`)
     }
-    const key = keyOf(hash)
+    const key = hashKey31(hash)
     let slot = this.slotOf.get(key)
     if (slot === undefined) {
       if (this.filled < this.capacity) {

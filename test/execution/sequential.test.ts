@@ -7,6 +7,7 @@ import {
   MAX_COMPUTE_UNITS,
   executeSequential,
   genesisState,
+  prepareBlock,
   receiptsHash,
   type ExecutionResult,
 } from '../../src/execution/index.ts'
@@ -78,6 +79,18 @@ describe('sequential executor (oracle)', () => {
     assert.equal(toHex(given.root), toHex(plain.root))
     given.receipts.forEach((r, i) => assert.equal(r.txHash, known.hashes[i], `receipt ${i} carries the given hash, not a recomputed one`))
     assert.throws(() => executeSequential(funded(100n), txs, { known: { encoded: known.encoded, hashes: [] } }), /known has 3 encodings and 0 hashes for 3 txs/)
+  })
+
+  it('flags later copies of a hash as duplicates, also among hashes sharing the 31-bit lookup key', () => {
+    const txs = [0n, 1n, 2n, 3n, 4n, 5n].map((nonce) => transfer(0, 1, 1n, nonce))
+    const a = new Uint8Array(32).fill(1)
+    const b = a.slice()
+    b[31] = 2 // same first 31 bits as `a`, another hash
+    const c = b.slice()
+    c[30] = 3
+    const hashes = [a, b, c, b.slice(), a.slice(), c.slice()]
+    const { preFailed } = prepareBlock(txs, { known: { encoded: txs.map(encodeTx), hashes } })
+    assert.deepEqual(preFailed, [undefined, undefined, undefined, 'duplicate', 'duplicate', 'duplicate'])
   })
 
   it('never lets the fee sink send, and credits transfers to it', () => {
