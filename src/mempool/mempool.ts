@@ -128,6 +128,11 @@ export class Mempool {
     return this.pending.size
   }
 
+  /** Admitted here and neither committed nor evicted yet. */
+  isPending(hash: Uint8Array): boolean {
+    return this.pending.has(toHex(hash))
+  }
+
   /** `encodedTxs` must not change afterwards: admitted txs are views into them. */
   async submit(encodedTxs: readonly Uint8Array[]): Promise<AdmissionResult[]> {
     if (this.closed) throw new Error('mempool is closed')
@@ -248,11 +253,11 @@ export class Mempool {
   /**
    * After a block commits: drops its txs (freeing their pending spend and nonces), then evicts
    * pending txs of the touched accounts whose nonce the new state has passed — they can no
-   * longer execute. `touchedAccounts` are address hex strings, e.g. the keys of the block's
-   * state writes (other keys are ignored).
+   * longer execute. `txIds` are the block's tx hashes in hex; `touchedAccounts` are address hex
+   * strings, e.g. the keys of the block's state writes (other keys are ignored).
    */
-  markCommitted(txHashes: Iterable<Uint8Array>, touchedAccounts: Iterable<string>): void {
-    for (const hash of txHashes) this.remove(toHex(hash))
+  markCommitted(txIds: Iterable<string>, touchedAccounts: Iterable<string>): void {
+    for (const id of txIds) this.remove(id)
     for (const sender of touchedAccounts) {
       const pendingOfSender = this.senders.get(sender)
       if (pendingOfSender === undefined) continue

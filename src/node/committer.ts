@@ -140,9 +140,9 @@ export class BlockCommitter {
     this.#roots.set(block.height, result.root)
     this.#roots.delete(block.height - ROOT_HISTORY)
 
-    const hashes = result.receipts.map((r) => r.txHash)
+    const txIds = result.receipts.map((r) => toHex(r.txHash))
     const ok = result.receipts.reduce((n, r) => n + (r.status === 'ok' ? 1 : 0), 0)
-    this.#m.mempool.markCommitted(hashes, result.writes.accounts.keys())
+    this.#m.mempool.markCommitted(txIds, result.writes.accounts.keys())
     this.#m.queue.markCommitted(block, this.#m.index)
     if (block.payload.kind === 'batches') this.#m.batches.prune(block.payload.digests)
     this.#m.onCommitted(block, result.receipts)
@@ -153,7 +153,7 @@ export class BlockCommitter {
     metrics.blockSize.observe(txs.length)
     metrics.commitDuration.observe((performance.now() - started) / 1000)
     const committedAt = Date.now()
-    this.#m.commits.publish({ height: block.height, round: block.round, id: toHex(block.id), proposedAt: block.timestamp, committedAt, txs: hashes.map(toHex) })
+    this.#m.commits.publish({ height: block.height, round: block.round, id: toHex(block.id), proposedAt: block.timestamp, committedAt, txs: txIds })
     log.debug({ height: block.height, round: block.round, txs: txs.length, ok, ms: Math.round(performance.now() - started) }, 'block committed')
   }
 

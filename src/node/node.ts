@@ -70,7 +70,6 @@ export class ValidatorNode implements NodeApi {
   readonly #spammer: Spammer | undefined
   readonly #fatalListeners: ((err: unknown) => void)[] = []
   /** Hashes admitted here and not yet committed (the mempool exposes only its size). */
-  readonly #pendingTxs = new Set<string>()
   #committedTxs = 0
   #stopping: Promise<void> | undefined
 
@@ -246,10 +245,7 @@ export class ValidatorNode implements NodeApi {
           for (const listener of this.#fatalListeners) listener(err)
         },
         onCommitted: (_block, receipts) => {
-          for (const r of receipts) {
-            if (r.status === 'ok') this.#committedTxs++
-            this.#pendingTxs.delete(toHex(r.txHash))
-          }
+          for (const r of receipts) if (r.status === 'ok') this.#committedTxs++
         },
       },
       committed,
@@ -473,12 +469,7 @@ export class ValidatorNode implements NodeApi {
     const started = performance.now()
     const results = await this.mempool.submit(encoded)
     this.metrics.verifyDuration.observe((performance.now() - started) / 1000)
-    let rejected = 0
-    for (const r of results) {
-      if (r.accepted) this.#pendingTxs.add(toHex(r.hash))
-      else rejected++
-    }
-    this.metrics.rejectedTxs.inc(rejected)
+    this.metrics.rejectedTxs.inc(results.reduce((n, r) => n + (r.accepted ? 0 : 1), 0))
     this.metrics.mempoolTxs.set(this.mempool.size)
     return results
   }
@@ -488,7 +479,7 @@ export class ValidatorNode implements NodeApi {
     if (record !== undefined) {
       return record.status === 'ok' ? { status: 'committed', height: record.height } : { status: 'failed', height: record.height, reason: record.reason ?? 'failed' }
     }
-    return this.#pendingTxs.has(toHex(hash)) ? { status: 'pending' } : { status: 'unknown' }
+    return this.mempool.isPending(hash) ? { status: 'pending' } : { status: 'unknown' }
   }
 
   async account(address: Uint8Array): Promise<{ balance: bigint; nonce: bigint }> {

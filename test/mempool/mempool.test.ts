@@ -179,17 +179,21 @@ test('markCommitted frees pending spend and nonces and evicts stale txs', async 
   await mempool.submit([encodeTx(first)])
   assert.equal(rejection((await mempool.submit([encodedTransfer(alice, { nonce: 6n, amount: 60n })]))[0]).reason, 'insufficient balance')
 
+  assert.equal(mempool.isPending(txHash(first)), true)
   accounts.set(alice.publicKey, 40n, 6n)
-  mempool.markCommitted([txHash(first)], [toHex(alice.publicKey)])
+  mempool.markCommitted([toHex(txHash(first))], [toHex(alice.publicKey)])
   assert.equal(mempool.size, 0)
+  assert.equal(mempool.isPending(txHash(first)), false)
   const [r6, r7] = await mempool.submit([encodedTransfer(alice, { nonce: 6n, amount: 20n }), encodedTransfer(alice, { nonce: 7n, amount: 20n })])
   assert.ok(r6!.accepted && r7!.accepted, 'the freed spend and the new nonce are usable')
+  assert.equal(mempool.isPending(r6!.hash!), true)
 
   // Alice's nonce 6 was committed through another validator's batch: the pending one is stale.
   accounts.set(alice.publicKey, 30n, 7n)
   mempool.markCommitted([], [toHex(alice.publicKey), toHex(bob.publicKey)])
   assert.equal(mempool.size, 1)
   assert.equal(mempool.stats().evicted, 1)
+  assert.equal(mempool.isPending(r6!.hash!), false, 'an evicted tx is no longer pending')
   const [again] = await mempool.submit([encodedTransfer(alice, { nonce: 8n, amount: 10n })])
   assert.ok(again!.accepted, 'the evicted tx no longer counts against the balance')
 })
