@@ -210,7 +210,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let windowStart = Infinity
 
   const following = new AbortController()
-  const followers = (opts.eventSources ?? targets).map((src) => followCommits(src, onCommit, following.signal))
+  // A block seen from one validator is not parsed again from the others (the first report wins
+  // anyway); one with another id at a known height is, so onCommit records the conflict.
+  const alreadyHave = (height: number, blockId: string): boolean => blocks.get(height)?.id === blockId
+  const followers = (opts.eventSources ?? targets).map((src) => followCommits(src, onCommit, following.signal, alreadyHave))
   const before = await readGauges(targets)
   startedAt = Date.now()
   windowStart = startedAt + opts.warmupS * 1_000

@@ -82,9 +82,16 @@ const RESUBSCRIBE_DELAY_MS = 250
 /**
  * Follows `GET /events` of one validator until `signal` aborts, re-subscribing whenever the
  * stream breaks (a killed or restarting node), and hands every commit event to `onEvent`.
- * Events are frames `data: <json>\n\n`; comment frames (`: …`) are ignored.
+ * Events are frames `id: <height> <block id>\ndata: <json>\n\n`; comment frames (`: …`) are
+ * ignored. `alreadyHave(height, blockId)` true skips parsing the frame's data (a client following
+ * several validators receives each block from all of them); the id line is optional.
  */
-export async function followCommits(base: string, onEvent: (e: CommitEvent) => void, signal: AbortSignal): Promise<void> {
+export async function followCommits(
+  base: string,
+  onEvent: (e: CommitEvent) => void,
+  signal: AbortSignal,
+  alreadyHave: (height: number, blockId: string) => boolean = () => false,
+): Promise<void> {
   const decoder = new TextDecoder()
   while (!signal.aborted) {
     try {
@@ -97,8 +104,14 @@ export async function followCommits(base: string, onEvent: (e: CommitEvent) => v
         while ((end = pending.indexOf('\n\n')) >= 0) {
           const frame = pending.slice(0, end)
           pending = pending.slice(end + 2)
+          let skip = false
           for (const line of frame.split('\n')) {
-            if (line.startsWith('data:')) onEvent(JSON.parse(line.slice(5)) as CommitEvent)
+            if (line.startsWith('id:')) {
+              const [height, blockId] = line.slice(3).trim().split(' ')
+              skip = blockId !== undefined && alreadyHave(Number(height), blockId)
+            } else if (line.startsWith('data:') && !skip) {
+              onEvent(JSON.parse(line.slice(5)) as CommitEvent)
+            }
           }
         }
       }

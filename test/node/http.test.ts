@@ -120,13 +120,15 @@ describe('HTTP API of a single validator (real mempool, store, consensus)', () =
       const { value } = await reader.read()
       text += new TextDecoder().decode(value)
       for (const frame of text.split('\n\n')) {
-        if (!frame.startsWith('data: ')) continue
-        const e = JSON.parse(frame.slice(6))
-        if (e.txs.includes(hash)) return e
+        const [idLine, dataLine] = frame.split('\n')
+        if (!dataLine?.startsWith('data: ')) continue
+        const e = JSON.parse(dataLine.slice(6))
+        if (e.txs.includes(hash)) return { ...e, idLine }
       }
       return undefined
     })
     assert.ok(event.height >= 1 && event.committedAt >= event.proposedAt)
+    assert.equal(event.idLine, `id: ${event.height} ${event.id}`, 'the SSE id names the block')
     controller.abort()
   })
 })

@@ -3,10 +3,11 @@ import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { unpack } from 'msgpackr'
-import { toHex } from '../../src/core/hash.ts'
+import { sha256, toHex } from '../../src/core/hash.ts'
 import { deriveSeed, keyPairFromSeed } from '../../src/core/keys.ts'
 import { decodeTx, txHash, verifyTx } from '../../src/core/tx.ts'
 import { runLoad, type LiveSecond } from '../../src/testnet/load.ts'
+import { followCommits } from '../../src/testnet/node-client.ts'
 import { presignTransfers } from '../../src/testnet/presign.ts'
 
 /** The fake chain's fixed proposal-to-commit delay, so consensus latency is known exactly. */
@@ -15,23 +16,48 @@ const BLOCK_INTERVAL_MS = 50
 const FROZEN_REASON = 'test: account frozen'
 
 /**
+ * The chain behind the fake validators: every BLOCK_INTERVAL_MS it commits the txs they admitted
+ * as one block and announces it on every validator's /events, like a real committee whose
+ * members all report the same block.
+ */
+class FakeChain {
+  readonly subscribers = new Set<ServerResponse>()
+  pending: string[] = []
+  height = 0
+  private timer: NodeJS.Timeout | undefined
+
+  start(): void {
+    this.timer = setInterval(() => {
+      const now = Date.now()
+      this.height++
+      const event = { height: this.height, round: this.height, id: toHex(sha256(Buffer.from(`${this.height}:${this.pending.join()}`))), proposedAt: now - CONSENSUS_MS, committedAt: now, txs: this.pending }
+      this.pending = []
+      for (const s of this.subscribers) s.write(`id: ${event.height} ${event.id}\ndata: ${JSON.stringify(event)}\n\n`)
+    }, BLOCK_INTERVAL_MS)
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    for (const s of this.subscribers) s.destroy()
+  }
+}
+
+/**
  * A stand-in validator with the real API's wire formats: checks every tx's signature and the
- * per-sender nonce order it arrives in, refuses txs from one "frozen" account, and commits
- * everything else in a block every 50 ms, announced on /events.
+ * per-sender nonce order it arrives in, refuses txs from one "frozen" account, and hands
+ * everything else to the shared chain.
  */
 class FakeValidator {
   readonly server: Server
   readonly outOfOrder: string[] = []
   readonly badSignatures: string[] = []
   private readonly lastNonce = new Map<string, bigint>()
-  private readonly subscribers = new Set<ServerResponse>()
-  private pending: string[] = []
-  private height = 0
-  private timer: NodeJS.Timeout | undefined
   private readonly frozen: string
+  private readonly chain: FakeChain
 
-  constructor(frozen: string) {
+  constructor(frozen: string, chain: FakeChain) {
     this.frozen = frozen
+    this.chain = chain
     this.server = createServer((req, res) => {
       if (req.method === 'POST' && req.url === '/txs') {
         const chunks: Buffer[] = []
@@ -40,10 +66,10 @@ class FakeValidator {
       } else if (req.url === '/events') {
         res.writeHead(200, { 'content-type': 'text/event-stream' })
         res.write(': hello\n\n')
-        this.subscribers.add(res)
-        res.on('close', () => this.subscribers.delete(res))
+        chain.subscribers.add(res)
+        res.on('close', () => chain.subscribers.delete(res))
       } else if (req.url === '/metrics') {
-        res.end(`# HELP x\nbftlab_committed_height ${this.height}\nbftlab_current_round ${this.height + 1}\nbftlab_mempool_txs ${this.pending.length}\nbftlab_timeouts_total 0\n`)
+        res.end(`# HELP x\nbftlab_committed_height ${chain.height}\nbftlab_current_round ${chain.height + 1}\nbftlab_mempool_txs ${chain.pending.length}\nbftlab_timeouts_total 0\n`)
       } else {
         res.statusCode = 404
         res.end()
@@ -61,26 +87,17 @@ class FakeValidator {
       if (last !== undefined && tx.nonce !== last + 1n) this.outOfOrder.push(`${from.slice(0, 8)}: ${last} then ${tx.nonce}`)
       this.lastNonce.set(from, tx.nonce)
       if (from === this.frozen) return { hash, accepted: false, reason: FROZEN_REASON }
-      this.pending.push(hash)
+      this.chain.pending.push(hash)
       return { hash, accepted: true }
     })
   }
 
   async listen(): Promise<string> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
-    this.timer = setInterval(() => {
-      const now = Date.now()
-      this.height++
-      const event = { height: this.height, round: this.height, id: 'ab', proposedAt: now - CONSENSUS_MS, committedAt: now, txs: this.pending }
-      this.pending = []
-      for (const s of this.subscribers) s.write(`data: ${JSON.stringify(event)}\n\n`)
-    }, BLOCK_INTERVAL_MS)
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer)
-    for (const s of this.subscribers) s.destroy()
     this.server.closeAllConnections()
     await new Promise((r) => this.server.close(r))
   }
@@ -89,13 +106,16 @@ class FakeValidator {
 describe('load generator against two fake validators', () => {
   const accounts = Array.from({ length: 10 }, (_, i) => ({ ...keyPairFromSeed(deriveSeed('load-test', i)), nextNonce: BigInt(i) }))
   const frozen = toHex(accounts[3]!.publicKey)
-  const validators = [new FakeValidator(frozen), new FakeValidator(frozen)]
+  const chain = new FakeChain()
+  const validators = [new FakeValidator(frozen, chain), new FakeValidator(frozen, chain)]
   let targets: string[] = []
 
   before(async () => {
     targets = await Promise.all(validators.map((v) => v.listen()))
+    chain.start()
   })
   after(async () => {
+    chain.stop()
     await Promise.all(validators.map((v) => v.close()))
   })
 
@@ -122,7 +142,37 @@ describe('load generator against two fake validators', () => {
     assert.ok(result.latencyMs.p50 >= 0 && result.latencyMs.p99 >= result.latencyMs.p50)
     assert.ok(result.committedBlocks > 0 && result.consensusTps > 0 && result.e2eTps > 0)
     assert.equal(result.offeredTps, rate)
+    assert.equal(result.safetyViolations, 0, 'both validators report the same blocks')
     assert.ok(seconds.length >= 2, `${seconds.length} live lines`)
     assert.ok(seconds.some((s) => s.committed > 0 && s.height > 0))
+  })
+})
+
+describe('commit event stream', () => {
+  it('skips the data of a block the caller already has, unparsed, and follows frames without an id', async () => {
+    const event = (height: number, id: string) => JSON.stringify({ height, round: height, id, proposedAt: 1, committedAt: 2, txs: [] })
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(`: hello\n\nid: 1 aa\ndata: ${event(1, 'aa')}\n\n`)
+      // Already held: never parsed, so bytes that are not JSON cannot fail the stream.
+      res.write(`id: 1 aa\ndata: not json\n\nid: 2 bb\ndata: ${event(2, 'bb')}\n\ndata: ${event(3, 'cc')}\n\n`)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const seen: string[] = []
+    const controller = new AbortController()
+    const following = followCommits(
+      base,
+      (e) => {
+        seen.push(`${e.height} ${e.id}`)
+        if (seen.length === 3) controller.abort()
+      },
+      controller.signal,
+      (height, id) => seen.includes(`${height} ${id}`),
+    )
+    await following
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+    assert.deepEqual(seen, ['1 aa', '2 bb', '3 cc'])
   })
 })
