@@ -33,6 +33,7 @@ import { NodeMetrics } from './metrics.ts'
 import { PayloadAvailability, SYNC_BATCHES_PROTOCOL, answerBatchRequest } from './payload.ts'
 import { BATCHES_TOPIC, CONSENSUS_PROTOCOL, MAX_MESSAGE_BYTES, PROPOSALS_TOPIC } from './protocols.ts'
 import { RecentBlocks } from './recent-blocks.ts'
+import { SerialByKey } from './serial.ts'
 import { Spammer, spamChannels } from './spam.ts'
 import { BlockSync, SYNC_BLOCKS_PROTOCOL } from './sync.ts'
 
@@ -206,6 +207,8 @@ export class ValidatorNode implements NodeApi {
     const request = (peer: number, protocol: string, data: Uint8Array): Promise<Uint8Array> =>
       this.network.request(this.#peerIds[peer]!, protocol, data, params.baseTimeoutMs)
     const payload = new PayloadAvailability(batches, { peersFor: others, request: (peer, data) => request(peer, SYNC_BATCHES_PROTOCOL, data) }, MAX_MESSAGE_BYTES, this.log)
+    /** Per-author order of batch hand-offs: our own to gossip, peers' to the proposal queue. */
+    const batchOrder = new SerialByKey()
 
     const mempool = new Mempool(
       { maxTxs: nc.mempoolMaxTxs, batchSize: params.batchSize, maxBatchDelayMs: params.maxBatchDelayMs, author: this.index, nonceWindow: NONCE_WINDOW },
@@ -218,10 +221,16 @@ export class ValidatorNode implements NodeApi {
           this.metrics.batchSize.observe(batch.txs.length)
           queue.add(batch, digest)
           if (params.payloadMode === 'full-block') return
-          batches.put(encoded).then(
-            () => this.network.publish(BATCHES_TOPIC, encoded),
-            (err: unknown) => this.log.error({ err }, 'own batch could not be stored'),
-          ).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'batch gossip failed'))
+          // Published in seq order: storing finishes out of order (LevelDB puts complete on
+          // several threads), and peers queue an author's batches as they arrive, so batch n+1
+          // gossiped before batch n would be proposed first and its txs fail as "bad nonce".
+          const stored = batches.put(encoded)
+          void batchOrder.run('own', () =>
+            stored.then(
+              () => this.network.publish(BATCHES_TOPIC, encoded).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'batch gossip failed')),
+              (err: unknown) => this.log.error({ err }, 'own batch could not be stored'),
+            ),
+          )
         },
       },
     )
@@ -351,22 +360,20 @@ export class ValidatorNode implements NodeApi {
     // txs of a sender whose nonces span both would then fail as "bad nonce". Keyed by the author
     // the batch names, not by the peer that relayed it (gossip is unsigned, so a relayed copy
     // may arrive first); a false author only reorders that batch, which is then checked anyway.
-    const arrivalOrder = new Map<string, Promise<void>>()
     this.network.onGossip(BATCHES_TOPIC, (data, from) => {
       const stored = batches.put(data, from)
-      const author = batchAuthorOf(data) ?? from
-      const queued = (arrivalOrder.get(author) ?? Promise.resolve()).then(() => stored).then(
-        (batch) => queue.add(batch.batch, batch.digest),
-        (err: unknown) => {
-          if (!(err instanceof BatchRejectedError)) throw err
-          this.metrics.droppedMessages.inc({ reason: 'invalid batch' })
-          this.log.warn({ peer: from, err: err.message }, 'invalid batch dropped')
-        },
-      ).catch((err: unknown) => this.log.error({ err }, 'storing a gossiped batch failed'))
-      arrivalOrder.set(author, queued)
-      void queued.then(() => {
-        if (arrivalOrder.get(author) === queued) arrivalOrder.delete(author)
-      })
+      void batchOrder.run(batchAuthorOf(data) ?? from, () =>
+        stored
+          .then(
+            (batch) => queue.add(batch.batch, batch.digest),
+            (err: unknown) => {
+              if (!(err instanceof BatchRejectedError)) throw err
+              this.metrics.droppedMessages.inc({ reason: 'invalid batch' })
+              this.log.warn({ peer: from, err: err.message }, 'invalid batch dropped')
+            },
+          )
+          .catch((err: unknown) => this.log.error({ err }, 'storing a gossiped batch failed')),
+      )
     })
     // Proposals normally arrive by gossip; a leader may also send one directly (and an
     // equivocating one sends each version to different validators): both paths are the same.
