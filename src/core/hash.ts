@@ -17,7 +17,6 @@ export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
 
-/** Strict hex parsing: even length, hex digits only, optional expected byte length. */
 /**
  * A hash's first 31 bits as a small integer: a cheap Map key (no hex string to build and hash).
  * Different hashes can share it, so a Map keyed by it must compare the full hash.
@@ -26,6 +25,7 @@ export function hashKey31(hash: Uint8Array): number {
   return ((hash[0]! << 23) | (hash[1]! << 15) | (hash[2]! << 7) | (hash[3]! >>> 1)) >>> 0
 }
 
+/** Strict hex parsing: even length, hex digits only, optional expected byte length. */
 export function fromHex(hex: string, expectedBytes?: number): Uint8Array {
   if (typeof hex !== 'string' || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
     throw new TypeError('not a hex string')

@@ -70,7 +70,6 @@ export class ValidatorNode implements NodeApi {
   /** Set only in the `spam` byzantine test mode. */
   readonly #spammer: Spammer | undefined
   readonly #fatalListeners: ((err: unknown) => void)[] = []
-  /** Hashes admitted here and not yet committed (the mempool exposes only its size). */
   #committedTxs = 0
   #stopping: Promise<void> | undefined
 
