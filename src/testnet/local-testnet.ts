@@ -118,7 +118,9 @@ export class LocalTestnet {
       if (pending.size === 0) return
       if (Date.now() > deadline) {
         const detail = [...pending].map((i) => `node ${i}: ${seen.get(i) ?? 'not polled'}`).join('; ')
-        throw new Error(`testnet not ready after ${opts.timeoutMs} ms: ${detail} (logs in ${this.dir})`)
+        // The directory may be removed when the caller stops the testnet: quote the logs here.
+        const tails = await Promise.all([...pending].map(async (i) => `${this.logPath(i)} ends with:\n${await this.logTail(i)}`))
+        throw new Error(`testnet not ready after ${opts.timeoutMs} ms: ${detail}\n${tails.join('\n')}`)
       }
       await sleep(READY_POLL_MS, undefined, opts.signal ? { signal: opts.signal } : undefined)
     }
