@@ -1,6 +1,6 @@
 import type { Block } from '../core/block.ts'
 import { bytesEqual, toHex } from '../core/hash.ts'
-import { txHash, type Tx } from '../core/tx.ts'
+import { encodeTx, txBodyHash, type Tx } from '../core/tx.ts'
 import type { QuorumCert } from '../core/vote.ts'
 import { executeSequential, type ExecuteOptions, type ExecutionResult } from '../execution/executor.ts'
 import type { ParallelExecutor } from '../execution/parallel.ts'
@@ -121,7 +121,7 @@ export class BlockCommitter {
     }
     const started = performance.now()
     const { txs, known, unverified } = await this.#txsOf(block)
-    const options: ExecuteOptions = unverified ? { unverified: await this.#failingSignatures(txs) } : known !== undefined ? { known } : {}
+    const options: ExecuteOptions = unverified ? { known, unverified: await this.#failingSignatures(txs, known) } : { known }
     const execStarted = performance.now()
     const result: ExecutionResult = this.#m.executor ? await this.#m.executor.execute(state, txs, options) : executeSequential(state, txs, options)
     metrics.executionDuration.observe((performance.now() - execStarted) / 1000)
@@ -166,12 +166,16 @@ export class BlockCommitter {
   }
 
   /**
-   * The block's txs in execution order. Batches were signature-checked when stored, and come
-   * with their txs' encodings and hashes; inline txs of another leader's full block were not
-   * checked, so the executor checks them.
+   * The block's txs in execution order with their encodings and hashes (the batch store keeps
+   * them; a full block's are computed once here). Batches were signature-checked when stored;
+   * inline txs of another leader's full block were not, so they are checked before execution.
    */
-  async #txsOf(block: Block): Promise<{ txs: readonly Tx[]; known?: ExecuteOptions['known']; unverified: boolean }> {
-    if (block.payload.kind === 'txs') return { txs: block.payload.txs, unverified: block.author !== this.#m.index }
+  async #txsOf(block: Block): Promise<{ txs: readonly Tx[]; known: NonNullable<ExecuteOptions['known']>; unverified: boolean }> {
+    if (block.payload.kind === 'txs') {
+      const { txs } = block.payload
+      const encoded = txs.map(encodeTx)
+      return { txs, known: { encoded, hashes: encoded.map(txBodyHash) }, unverified: block.author !== this.#m.index }
+    }
     for (;;) {
       try {
         const { txs, encoded, hashes } = await this.#m.batches.txsOf(block.payload.digests)
@@ -191,8 +195,8 @@ export class BlockCommitter {
    * only those that fail are flagged, so the executor re-checks just those and records their
    * `invalid signature` receipts exactly as the oracle would.
    */
-  async #failingSignatures(txs: readonly Tx[]): Promise<boolean[]> {
-    const valid = await verifyOnce(txs.map((tx) => ({ hash: txHash(tx), tx })), this.#m.verified, this.#m.verifier)
+  async #failingSignatures(txs: readonly Tx[], known: NonNullable<ExecuteOptions['known']>): Promise<boolean[]> {
+    const valid = await verifyOnce(txs.map((tx, i) => ({ hash: known.hashes[i]!, tx, encoded: known.encoded[i] })), this.#m.verified, this.#m.verifier)
     return valid.map((ok) => !ok)
   }
 
