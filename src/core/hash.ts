@@ -48,6 +48,13 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }
 
+/** Whether `bytes` holds `other` at `offset` (a key inside an arena, without a view per compare). */
+export function bytesEqualAt(bytes: Uint8Array, offset: number, other: Uint8Array): boolean {
+  if (offset + other.length > bytes.length) return false
+  for (let i = 0; i < other.length; i++) if (bytes[offset + i] !== other[i]) return false
+  return true
+}
+
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), b)
 }

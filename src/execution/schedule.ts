@@ -1,4 +1,4 @@
-import { bytesEqual, toHex } from '../core/hash.ts'
+import { bytesEqual, bytesEqualAt, toHex } from '../core/hash.ts'
 import { LIMITS } from '../core/limits.ts'
 import type { Tx } from '../core/tx.ts'
 import { FEE_SINK } from './state.ts'
@@ -130,7 +130,7 @@ export class KeyInterner {
     for (let bucket = h >>> (32 - this.bits); ; bucket = (bucket + 1) & mask) {
       const entry = this.table[bucket]!
       if (entry === 0) break
-      if (this.hashes[entry - 1] === h && this.equalsAt(entry - 1, key)) return entry - 1
+      if (this.hashes[entry - 1] === h && bytesEqualAt(this.arena, (entry - 1) * KEY_BYTES, key)) return entry - 1
     }
     const id = this.count++
     if (id === this.hashes.length) this.grow()
@@ -144,12 +144,6 @@ export class KeyInterner {
   /** Key `id` as lowercase hex (the WorldState key). */
   hex(id: number): string {
     return (this.hexes[id] ??= toHex(this.arena.subarray(id * KEY_BYTES, (id + 1) * KEY_BYTES)))
-  }
-
-  private equalsAt(id: number, key: Uint8Array): boolean {
-    const o = id * KEY_BYTES
-    for (let i = 0; i < KEY_BYTES; i++) if (this.arena[o + i] !== key[i]) return false
-    return true
   }
 
   private grow(): void {

@@ -48,7 +48,7 @@ export const FINISHED = 8
  */
 export const PUBLISHED = 9
 /**
- * Keys whose pre-state (and key bytes) is in place, by id: ids 0..FILLED_ACCOUNTS−1 and
+ * Keys whose pre-state is in place, by id: ids 0..FILLED_ACCOUNTS−1 and
  * 0..FILLED_SLOTS−1, and txs 0..FILLED_TXS−1 encoded. The main thread fills both after
  * publishing the DAG, in block order (key ids are interned in the order the txs first use
  * them), so executors start on the first txs while it fills the rest.

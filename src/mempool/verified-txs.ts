@@ -1,4 +1,4 @@
-import { HASH_BYTES, hashKey31 } from '../core/hash.ts'
+import { HASH_BYTES, bytesEqualAt, hashKey31 } from '../core/hash.ts'
 import { SIGNATURE_BYTES } from '../core/keys.ts'
 import { encodeTx, type Tx } from '../core/tx.ts'
 import type { TxSignatureVerifier } from './verifier.ts'
@@ -49,10 +49,7 @@ export class VerifiedTxs {
     const slot = this.slotOf.get(hashKey31(hash))
     if (slot === undefined || hash.length !== HASH_BYTES || signature.length !== SIGNATURE_BYTES) return false
     const at = slot * ENTRY_BYTES
-    const entries = this.entries
-    for (let i = 0; i < HASH_BYTES; i++) if (entries[at + i] !== hash[i]) return false
-    for (let i = 0; i < SIGNATURE_BYTES; i++) if (entries[at + HASH_BYTES + i] !== signature[i]) return false
-    return true
+    return bytesEqualAt(this.entries, at, hash) && bytesEqualAt(this.entries, at + HASH_BYTES, signature)
   }
 
   /** A key already present keeps its slot (its place in the eviction order) and takes the new hash and signature. */

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
-import { bytesEqual, sha256 } from '../../src/core/hash.ts'
+import { bytesEqual, bytesEqualAt, sha256 } from '../../src/core/hash.ts'
 
 test('bytesEqual agrees with Buffer.equals on both sides of the loop/memcmp threshold, views included', () => {
   fc.assert(
@@ -14,6 +14,18 @@ test('bytesEqual agrees with Buffer.equals on both sides of the loop/memcmp thre
       if (a.length > 0) b[at % a.length] = value
       assert.equal(bytesEqual(a, b), Buffer.from(a).equals(Buffer.from(b)))
       assert.equal(bytesEqual(a, a.subarray(0, Math.max(0, a.length - 1))), a.length === 0)
+    }),
+    { numRuns: 400 },
+  )
+})
+
+test('bytesEqualAt(bytes, offset, other) is bytesEqual of the same-length slice at offset, false past the end', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), fc.uint8Array({ maxLength: 40 }), fc.nat({ max: 90 }), fc.boolean(), (bytes, other, offset, plant) => {
+      // Half the cases plant `other` at `offset` (when it fits), so true answers are exercised too.
+      if (plant && offset + other.length <= bytes.length) bytes.set(other, offset)
+      const slice = bytes.subarray(offset, offset + other.length)
+      assert.equal(bytesEqualAt(bytes, offset, other), offset + other.length <= bytes.length && bytesEqual(slice, other))
     }),
     { numRuns: 400 },
   )
