@@ -2,7 +2,7 @@ import { HASH_BYTES } from '../core/hash.ts'
 
 /**
  * SHA-256 in plain JavaScript on fixed scratch arrays: the CPU work of compute txs (iterated
- * SHA-256) and the keys of the LtHash entry expansion (commitment.ts), neither allocating.
+ * SHA-256), without allocating.
  * One iteration is exactly `sha256(previous 32-byte digest)` (a single compression of the
  * digest and its padding), so the chain is checkable against any SHA-256 implementation.
  *
@@ -39,30 +39,6 @@ export function iterateSha256(seed: Uint8Array, iterations: number): Uint8Array 
   const output = new DataView(out.buffer)
   for (let i = 0; i < 8; i++) output.setInt32(4 * i, H[i]!)
   return out
-}
-
-/**
- * SHA-256 of `message` into `out` as 8 words (big-endian word i = digest bytes 4i..4i+3), on
- * the scratch arrays: no allocation, for the short messages hashed per changed state entry.
- */
-export function sha256Words(message: Uint8Array, out: Int32Array): void {
-  const n = message.length
-  // Message, the 0x80 byte and the 8-byte bit length, rounded up to whole 64-byte blocks.
-  const blocks = Math.floor((n + 8) / 64) + 1
-  for (let i = 0; i < 8; i++) H[i] = IV[i]!
-  for (let b = 0; b < blocks; b++) {
-    for (let w = 0; w < 16; w++) {
-      let word = 0
-      for (let k = 0, pos = 64 * b + 4 * w; k < 4; k++, pos++) word = (word << 8) | (pos < n ? message[pos]! : pos === n ? 0x80 : 0)
-      W[w] = word
-    }
-    if (b === blocks - 1) {
-      W[14] = Math.floor(n / 0x20000000)
-      W[15] = (n * 8) | 0
-    }
-    compress()
-  }
-  for (let i = 0; i < 8; i++) out[i] = H[i]!
 }
 
 /** H := sha256(H as 32 big-endian bytes). */

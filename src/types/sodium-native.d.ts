@@ -9,6 +9,8 @@ declare module 'sodium-native' {
     crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void
     crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean
     randombytes_buf(buffer: Uint8Array): void
+    crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void
+    crypto_stream_chacha20_ietf(out: Uint8Array, nonce: Uint8Array, key: Uint8Array): void
   }
   export default sodium
 }

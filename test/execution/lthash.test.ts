@@ -3,7 +3,6 @@ import { createCipheriv, createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { LANES, LANE_BYTES, accountEntry, changeDelta, expandEntry, slotEntry, type EntryChange } from '../../src/execution/commitment.ts'
-import { sha256Words } from '../../src/execution/compute-kernel.ts'
 
 /** The specification of an entry's lanes, on node:crypto: ChaCha20 keystream under SHA-256(domain || entry). */
 function referenceLanes(entry: Uint8Array): Uint16Array {
@@ -29,16 +28,6 @@ const entryArb = fc.oneof(
 )
 
 describe('LtHash entry expansion', () => {
-  it('sha256Words equals node:crypto SHA-256 for messages of 0–300 bytes (one to six blocks)', () => {
-    const out = new Int32Array(8)
-    const words = (digest: Buffer): number[] => Array.from({ length: 8 }, (_, i) => digest.readInt32BE(4 * i))
-    for (let n = 0; n <= 300; n++) {
-      const message = new Uint8Array(n).map((_, i) => (i * 31 + n) & 0xff)
-      sha256Words(message, out)
-      assert.deepEqual([...out], words(createHash('sha256').update(message).digest()), `length ${n}`)
-    }
-  })
-
   it('equals the ChaCha20 keystream under SHA-256(domain || entry), for account and slot entries', () => {
     const out = new Uint32Array(LANES / 2 + 7)
     fc.assert(
