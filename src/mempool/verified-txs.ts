@@ -88,9 +88,11 @@ export interface TxToVerify {
  * once per node whether it comes from a client, a peer's batch or another leader's full block.
  */
 export async function verifyOnce(txs: readonly TxToVerify[], verified: VerifiedTxs, verifier: TxSignatureVerifier): Promise<boolean[]> {
-  const toCheck = txs.flatMap((t, i) => (verified.has(t.hash, t.tx.signature) ? [] : [i]))
-  const verdicts = toCheck.length === 0 ? [] : await verifier.verifyTxs(toCheck.map((i) => txs[i]!.encoded ?? encodeTx(txs[i]!.tx)))
-  const valid = txs.map(() => true)
+  const toCheck: number[] = []
+  for (let i = 0; i < txs.length; i++) if (!verified.has(txs[i]!.hash, txs[i]!.tx.signature)) toCheck.push(i)
+  const valid = new Array<boolean>(txs.length).fill(true)
+  if (toCheck.length === 0) return valid
+  const verdicts = await verifier.verifyTxs(toCheck.map((i) => txs[i]!.encoded ?? encodeTx(txs[i]!.tx)))
   toCheck.forEach((i, k) => {
     if (verdicts[k]) verified.add(txs[i]!.hash, txs[i]!.tx.signature)
     else valid[i] = false
