@@ -54,6 +54,23 @@ describe('LtHash entry expansion', () => {
     )
   })
 
+  it('changeDelta stays exact when more entries change than the memo holds (slots reused, the oldest evicted)', () => {
+    // 9,000 accounts (the memo holds 8,192) created, then each updated twice over three blocks:
+    // the first entries' lanes were evicted by the time they are `before`, the rest are served
+    // from freed slots that the next entry's lanes then overwrite.
+    const address = (i: number): Uint8Array => new Uint8Array(32).fill(i & 0xff).fill(i >> 8, 0, 1)
+    const entry = (i: number, nonce: bigint): Uint8Array => accountEntry(address(i), { balance: 1_000n - nonce, nonce })
+    const ids = Array.from({ length: 9_000 }, (_, i) => i)
+    const blocks: EntryChange[][] = [
+      ids.map((i) => ({ after: entry(i, 0n) })),
+      ids.map((i) => ({ before: entry(i, 0n), after: entry(i, 1n) })),
+      ids.map((i) => ({ before: entry(i, 1n), after: entry(i, 2n) })),
+    ]
+    const sum = new Uint16Array(LANES)
+    for (const changes of blocks) changeDelta(changes).forEach((lane, i) => (sum[i]! += lane))
+    assert.deepEqual(sum, referenceDelta(ids.map((i) => ({ after: entry(i, 2n) }))))
+  })
+
   it('refuses an entry longer than any entry kind', () => {
     assert.throws(() => expandEntry(new Uint8Array(66), new Uint32Array(LANES / 2), 0), /state entry of 66 bytes/)
   })
