@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { batchDigestOfEncoding } from '../core/batch.ts'
 import { decodeBlock, encodeBlock, type Block } from '../core/block.ts'
-import { HASH_BYTES, bytesEqual, fromHex, toHex } from '../core/hash.ts'
+import { HASH_BYTES, bytesEqual, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { decodeQc, encodeQc, genesisQc, type QuorumCert } from '../core/vote.ts'
 import type { RecoveryState, SafetyState } from '../consensus/types.ts'
@@ -81,6 +81,20 @@ export interface CommitInput {
 }
 
 type Op = { type: 'put'; key: Uint8Array; value: Uint8Array }
+
+/**
+ * The account bucket's key for an address in hex, as execution keys its writes (never client
+ * input): decoded straight into the key, without `fromHex`'s copy and regex (one per changed
+ * account per block), still refusing anything but exactly 32 bytes of hex.
+ */
+function accountKeyOfHex(hex: string): Uint8Array {
+  const key = Buffer.allocUnsafe(1 + PUBLIC_KEY_BYTES)
+  key[0] = Bucket.account
+  if (hex.length !== 2 * PUBLIC_KEY_BYTES || key.write(hex, 1, 'hex') !== PUBLIC_KEY_BYTES) {
+    throw new RangeError(`state write key ${JSON.stringify(hex.slice(0, 80))} is not a ${PUBLIC_KEY_BYTES}-byte address in hex`)
+  }
+  return key
+}
 
 /**
  * LevelDB hands back Buffers; the core decoders slice their input, so without this every decoded
@@ -377,7 +391,7 @@ export class NodeStore {
     const ops: Op[] = []
     for (const [key, value] of writes) {
       if (isAccountState(value)) {
-        ops.push({ type: 'put', key: bucketKey(Bucket.account, fromHex(key, PUBLIC_KEY_BYTES)), value: encodeAccount(value) })
+        ops.push({ type: 'put', key: accountKeyOfHex(key), value: encodeAccount(value) })
       } else {
         ops.push({ type: 'put', key: bucketKey(Bucket.computeKey, new TextEncoder().encode(key)), value: encodeComputeValue(value) })
       }

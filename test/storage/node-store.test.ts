@@ -159,6 +159,20 @@ test('commitBlock refuses a block that does not extend the committed tip and wri
   await store.close()
 })
 
+test('commitBlock refuses a state write whose key is not a 32-byte address in hex, and writes nothing', async (t) => {
+  const { store, blocks } = await chainOf(tempDir(t), 1)
+  const next = childOf(blocks[1]!)
+  const input = commitInputFor(next)
+  const account = { balance: 1n, nonce: 0n }
+  for (const key of ['zz'.repeat(32), 'ab'.repeat(31), 'ab'.repeat(33), `${'ab'.repeat(31)}a`]) {
+    await assert.rejects(store.commitBlock({ ...input, writes: new Map([...input.writes, [key, account]]) }), /is not a 32-byte address in hex/, key)
+  }
+  assert.equal(store.committedHeight(), 1)
+  await store.commitBlock(input)
+  assert.deepEqual(await store.getAccount(ACCOUNTS[0]!), input.writes.get(toHex(ACCOUNTS[0]!)))
+  await store.close()
+})
+
 test('concurrent commitBlock calls apply in call order', async (t) => {
   const { store, blocks } = await chainOf(tempDir(t), 0)
   const b1 = childOf(blocks[0]!)
