@@ -15,6 +15,9 @@ export interface Batch {
 
 /* Layout: u16 author | u64 seq | list<Tx> txs. digest = sha256(DOMAIN.batch || encoding). */
 
+/** author, seq and the list's u32 count: everything before the first tx. */
+const BATCH_HEADER_BYTES = 2 + 8 + 4
+
 export function writeBatch(w: Writer, b: Batch): void {
   w.u16(b.author).u64(BigInt(b.seq)).list(b.txs, writeTx)
 }
@@ -63,6 +66,23 @@ export function decodeBatchIndexed(bytes: Uint8Array): IndexedBatch {
     },
     true,
   )
+}
+
+/**
+ * encodeBatch for txs whose canonical encodings are at hand (`txBytes[i]` must encode
+ * `b.txs[i]`, as a mempool keeps them from admission): the header, then those bytes verbatim.
+ * Returns `txBytes` again as views into the encoding, as decodeBatchIndexed would.
+ */
+export function encodeBatchIndexed(b: Batch, txBytes: readonly Uint8Array[]): IndexedBatch & { readonly encoded: Uint8Array } {
+  if (txBytes.length !== b.txs.length) throw new RangeError(`batch of ${b.txs.length} txs given ${txBytes.length} encodings`)
+  let size = BATCH_HEADER_BYTES
+  for (const bytes of txBytes) size += bytes.length
+  const w = new Writer(size).u16(b.author).u64(BigInt(b.seq)).u32(b.txs.length)
+  for (const bytes of txBytes) w.raw(bytes)
+  const encoded = w.finish()
+  let offset = BATCH_HEADER_BYTES
+  const views = txBytes.map((bytes) => encoded.subarray(offset, (offset += bytes.length)))
+  return { batch: b, txBytes: views, encoded }
 }
 
 export function batchDigestOfEncoding(encoded: Uint8Array): Uint8Array {

@@ -114,6 +114,19 @@ export class BatchStore {
     return put
   }
 
+  /**
+   * Stores a batch this node packed (Mempool `onBatch`): decoded and hashed already, so only the
+   * cache lookups of the signature check remain (its txs were verified at admission).
+   */
+  putPacked(packed: StoredBatch): Promise<StoredBatch> {
+    const key = toHex(packed.digest)
+    const known = this.inFlight.get(key) ?? this.cache.get(key)
+    if (known !== undefined) return Promise.resolve(known)
+    const put = this.verifyAndStore(packed, 'this node').finally(() => this.inFlight.delete(key))
+    this.inFlight.set(key, put)
+    return put
+  }
+
   private async verifyAndStore(stored: StoredBatch, origin: string): Promise<StoredBatch> {
     const { batch, txBytes, hashes } = stored
     const { verified, verifier } = this.modules

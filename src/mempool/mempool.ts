@@ -1,7 +1,8 @@
-import { encodeBatch, batchDigestOfEncoding, type Batch } from '../core/batch.ts'
+import { encodeBatchIndexed, batchDigestOfEncoding, type Batch } from '../core/batch.ts'
 import { DecodeError } from '../core/codec.ts'
 import { toHex } from '../core/hash.ts'
 import { decodeTxAliasing, txBodyHash, type Tx } from '../core/tx.ts'
+import type { StoredBatch } from './batch-store.ts'
 import type { TxSignatureVerifier } from './verifier.ts'
 import { verifyOnce, type VerifiedTxs } from './verified-txs.ts'
 
@@ -47,7 +48,8 @@ export interface MempoolModules {
   readonly verified: VerifiedTxs
   /** Which of these tx hashes are already committed (the store's tx index). */
   readonly isCommitted?: (hashes: readonly Uint8Array[]) => Promise<boolean[]> | boolean[]
-  readonly onBatch: (batch: Batch, encoded: Uint8Array, digest: Uint8Array) => void
+  /** A sealed batch with its encoding, digest and each tx's encoding and hash (nothing to decode or hash again). */
+  readonly onBatch: (packed: StoredBatch) => void
 }
 
 export interface MempoolStats {
@@ -62,6 +64,8 @@ export interface MempoolStats {
 
 interface PendingTx {
   readonly tx: Tx
+  /** Its canonical encoding, as the client sent it. */
+  readonly encoded: Uint8Array
   readonly hash: Uint8Array
   readonly key: string
   readonly sender: string
@@ -212,7 +216,7 @@ export class Mempool {
       return { reason: 'insufficient balance', detail: `amount + fee ${cost} plus pending spend ${spend - cost} exceeds balance ${account.balance}` }
     }
 
-    const entry: PendingTx = { tx, hash: c.hash, key, sender, cost }
+    const entry: PendingTx = { tx, encoded: c.encoded, hash: c.hash, key, sender, cost }
     this.pending.set(key, entry)
     this.unbatched.set(key, entry)
     const senderEntry = pendingOfSender ?? { address: tx.from, spend: 0n, nonces: new Map<bigint, string>() }
@@ -240,14 +244,18 @@ export class Mempool {
 
   private emitBatch(count: number): void {
     const txs: Tx[] = []
+    const txBytes: Uint8Array[] = []
+    const hashes: Uint8Array[] = []
     for (const [key, entry] of this.unbatched) {
       if (txs.length === count) break
       txs.push(entry.tx)
+      txBytes.push(entry.encoded)
+      hashes.push(entry.hash)
       this.unbatched.delete(key)
     }
     const batch: Batch = { author: this.opts.author, seq: this.nextSeq++, txs }
-    const encoded = encodeBatch(batch)
-    this.modules.onBatch(batch, encoded, batchDigestOfEncoding(encoded))
+    const indexed = encodeBatchIndexed(batch, txBytes)
+    this.modules.onBatch({ ...indexed, digest: batchDigestOfEncoding(indexed.encoded), hashes })
   }
 
   /**

@@ -216,17 +216,17 @@ export class ValidatorNode implements NodeApi {
         verifier: this.#verifier,
         verified,
         isCommitted: (hashes) => this.store.hasTxs(hashes),
-        onBatch: (batch, encoded, digest) => {
-          this.metrics.batchSize.observe(batch.txs.length)
-          queue.add(batch, digest)
+        onBatch: (packed) => {
+          this.metrics.batchSize.observe(packed.batch.txs.length)
+          queue.add(packed.batch, packed.digest)
           if (params.payloadMode === 'full-block') return
           // Published in seq order: storing finishes out of order (LevelDB puts complete on
           // several threads), and peers queue an author's batches as they arrive, so batch n+1
           // gossiped before batch n would be proposed first and its txs fail as "bad nonce".
-          const stored = batches.put(encoded)
+          const stored = batches.putPacked(packed)
           void batchOrder.run('own', () =>
             stored.then(
-              () => this.network.publish(BATCHES_TOPIC, encoded).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'batch gossip failed')),
+              () => this.network.publish(BATCHES_TOPIC, packed.encoded).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'batch gossip failed')),
               (err: unknown) => this.log.error({ err }, 'own batch could not be stored'),
             ),
           )

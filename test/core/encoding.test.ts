@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
   DecodeError, Writer, decodeTx, decodeTxAliasing, encodeTx, encodedTxLength, txHash, txBodyHash, verifyTx, verifyEncodedTx, signTx,
-  encodeBatch, decodeBatch, decodeBatchIndexed, batchDigest,
+  encodeBatch, decodeBatch, decodeBatchIndexed, encodeBatchIndexed, batchDigest,
   encodeBlock, decodeBlock, verifyBlock, encodeVote, decodeVote, encodeQc, decodeQc, encodeTimeout,
   decodeTimeout, encodeTc, decodeTc, signTimeout, signVote, verifyVote, sha256, toHex, fromHex,
   genesisQc, type Tx,
@@ -73,6 +73,18 @@ test('batch: the indexed decoder reads the same batch, each tx with its own enco
     assert.deepEqual(txBytes.map((b) => toHex(b)), txs.map((tx) => toHex(encodeTx(tx))))
     for (const field of [...txBytes, ...batch.txs.map((tx) => tx.signature)]) assert.equal(field.buffer, bytes.buffer)
   }), { numRuns: 100 })
+})
+
+test('batch: encoding from the txs\' own encodings is encodeBatch, and hands them back as views into it', () => {
+  fc.assert(fc.property(fc.array(arbTx, { maxLength: 12 }), fc.nat({ max: 0xffff }), fc.nat(), (txs, author, seq) => {
+    const batch = { author, seq, txs }
+    const { encoded, txBytes, batch: same } = encodeBatchIndexed(batch, txs.map(encodeTx))
+    assert.equal(toHex(encoded), toHex(encodeBatch(batch)))
+    assert.equal(same, batch)
+    assert.deepEqual(txBytes.map((b) => toHex(b)), txs.map((tx) => toHex(encodeTx(tx))))
+    for (const view of txBytes) assert.equal(view.buffer, encoded.buffer)
+  }), { numRuns: 100 })
+  assert.throws(() => encodeBatchIndexed({ author: 0, seq: 0, txs: [] }, [new Uint8Array(3)]), /batch of 0 txs given 1 encodings/)
 })
 
 test('tx hash: field order of the JS object and Buffer vs Uint8Array cannot change it', () => {

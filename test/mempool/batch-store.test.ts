@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { batchDigest, encodeBatch, type Batch } from '../../src/core/batch.ts'
+import { batchDigest, encodeBatch, encodeBatchIndexed, type Batch } from '../../src/core/batch.ts'
 import { decodeTx, encodeTx, txHash } from '../../src/core/tx.ts'
 import { toHex } from '../../src/core/hash.ts'
 import { BatchRejectedError, BatchStore, MissingBatchError } from '../../src/mempool/batch-store.ts'
@@ -83,6 +83,19 @@ test('a known body with different signature bytes is verified, not trusted', asy
   verified.add(txHash(tx), tx.signature)
   const forged = decodeTx(withBadSignature(encodedTransfer(alice, { nonce: 1n })))
   await assert.rejects(batches.put(encodeBatch({ author: 0, seq: 0, txs: [forged] }), 'peer-F'), /invalid signature/)
+})
+
+test('a batch this node packed is stored as given, its txs only looked up in the verified cache', async (t) => {
+  const { store, batches, counting, verified } = await setup(t)
+  const b = batchOf(7, [1n, 2n])
+  for (const tx of b.txs) verified.add(txHash(tx), tx.signature) // as admission does
+  const packed = { ...encodeBatchIndexed(b, b.txs.map(encodeTx)), digest: batchDigest(b), hashes: b.txs.map(txHash) }
+  assert.equal(await batches.putPacked(packed), packed)
+  assert.equal(counting.verifiedCount, 0)
+  assert.equal(await batches.putPacked(packed), packed, 'held: not stored again')
+  assert.equal(await batches.put(packed.encoded, 'peer-A'), packed, 'a gossip copy finds it held')
+  const cold = new BatchStore({}, { store, verifier, verified: new VerifiedTxs() })
+  assert.deepEqual((await cold.get(packed.digest))?.batch, b, 'on disk')
 })
 
 test('missing, txsOf and prune', async (t) => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { batchDigest, decodeBatch, type Batch } from '../../src/core/batch.ts'
 import { toHex } from '../../src/core/hash.ts'
 import { encodeTx, txHash } from '../../src/core/tx.ts'
+import type { StoredBatch } from '../../src/mempool/batch-store.ts'
 import { Mempool, type AdmissionResult, type MempoolModules, type MempoolOptions } from '../../src/mempool/mempool.ts'
 import { SignatureVerifier } from '../../src/mempool/verifier.ts'
 import { VerifiedTxs } from '../../src/mempool/verified-txs.ts'
@@ -12,21 +13,16 @@ const U64_MAX = (1n << 64n) - 1n
 const verifier = new SignatureVerifier({ threads: 1 })
 after(() => verifier.close())
 
-interface Emitted {
-  batch: Batch
-  encoded: Uint8Array
-  digest: Uint8Array
-}
 
 function setup(opts: Partial<MempoolOptions> = {}, modules: Partial<MempoolModules> = {}) {
   const accounts = new TestAccounts()
   accounts.set(alice.publicKey, 100n, 5n)
   accounts.set(bob.publicKey, 1_000n)
-  const batches: Emitted[] = []
+  const batches: StoredBatch[] = []
   const counting = new CountingVerifier(verifier)
   const mempool = new Mempool(
     { maxTxs: 100, batchSize: 100, maxBatchDelayMs: 60_000, author: 3, nonceWindow: 4, ...opts },
-    { accounts, verifier: counting, verified: new VerifiedTxs(), onBatch: (batch, encoded, digest) => batches.push({ batch, encoded, digest }), ...modules },
+    { accounts, verifier: counting, verified: new VerifiedTxs(), onBatch: (packed) => batches.push(packed), ...modules },
   )
   return { mempool, accounts, batches, counting }
 }
@@ -141,6 +137,8 @@ test('full batches are emitted at once, in admission order, with consecutive seq
     assert.equal(b.batch.author, 3)
     assert.deepEqual(decodeBatch(b.encoded), b.batch)
     assert.deepEqual(b.digest, batchDigest(b.batch))
+    assert.deepEqual(b.txBytes, b.batch.txs.map(encodeTx), 'each tx with its encoding')
+    assert.deepEqual(b.hashes, b.batch.txs.map(txHash), 'each tx with its hash')
   }
   assert.equal(mempool.size, 6, 'batched txs stay pending until committed')
 })
@@ -148,7 +146,7 @@ test('full batches are emitted at once, in admission order, with consecutive seq
 test('a partial batch is emitted by the timer', async (t) => {
   let resolveBatch: (b: Batch) => void
   const emitted = new Promise<Batch>((resolve) => (resolveBatch = resolve))
-  const { mempool, batches } = setup({ batchSize: 100, maxBatchDelayMs: 20 }, { onBatch: (batch) => resolveBatch(batch) })
+  const { mempool, batches } = setup({ batchSize: 100, maxBatchDelayMs: 20 }, { onBatch: (packed) => resolveBatch(packed.batch) })
   t.after(() => mempool.close())
   await mempool.submit([encodedTransfer(bob, { nonce: 0n }), encodedTransfer(bob, { nonce: 1n })])
   // The mempool's timer is unref'd (it must not keep a node alive); this one keeps the test alive.
