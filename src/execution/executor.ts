@@ -1,5 +1,5 @@
 import { bytesEqual, hashKey31, toHex } from '../core/hash.ts'
-import { encodeTx, txBodyHash, verifyTx, type Tx } from '../core/tx.ts'
+import { encodeTx, txBodyHashes, verifyTx, type Tx } from '../core/tx.ts'
 import { accountEntry, changeDelta, slotEntry, type EntryChange, type StateCommitment } from './commitment.ts'
 import type { Receipt } from './receipts.ts'
 import { FEE_SINK_ID, type Account, type AccountId, type AppliedBlock, type SlotId, type StateReader, type StateWrites, type WorldState } from './state.ts'
@@ -61,7 +61,7 @@ export function checkExecuteOptions(txs: readonly Tx[], opts: ExecuteOptions): v
 export function prepareBlock(txs: readonly Tx[], opts: ExecuteOptions): PreparedBlock {
   checkExecuteOptions(txs, opts)
   const encoded = opts.known?.encoded ?? txs.map(encodeTx)
-  const hashes = opts.known?.hashes ?? encoded.map(txBodyHash)
+  const hashes = opts.known?.hashes ?? txBodyHashes(encoded)
   return { txs, encoded, hashes, preFailed: duplicateFlags(hashes) }
 }
 

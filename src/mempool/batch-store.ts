@@ -1,7 +1,7 @@
 import { decodeBatchIndexed, batchDigestOfEncoding, type IndexedBatch } from '../core/batch.ts'
 import { DecodeError } from '../core/codec.ts'
 import { toHex } from '../core/hash.ts'
-import { txBodyHash, type Tx } from '../core/tx.ts'
+import { txBodyHashes, type Tx } from '../core/tx.ts'
 import type { TxSignatureVerifier } from './verifier.ts'
 import { verifyOnce, type VerifiedTxs } from './verified-txs.ts'
 
@@ -35,7 +35,7 @@ export interface BlockTxs {
 /** Decodes `encoded` (which must not change afterwards: the batch aliases it) and hashes its txs. */
 function storedBatch(digest: Uint8Array, encoded: Uint8Array): StoredBatch {
   const { batch, txBytes } = decodeBatchIndexed(encoded)
-  return { digest, encoded, batch, txBytes, hashes: txBytes.map(txBodyHash) }
+  return { digest, encoded, batch, txBytes, hashes: txBodyHashes(txBytes) }
 }
 
 /** A batch that must not be stored or voted on: undecodable or carrying an invalid tx. */

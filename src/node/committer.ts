@@ -1,6 +1,6 @@
 import type { Block } from '../core/block.ts'
 import { bytesEqual, toHex } from '../core/hash.ts'
-import { encodeTx, txBodyHash, type Tx } from '../core/tx.ts'
+import { encodeTx, txBodyHashes, type Tx } from '../core/tx.ts'
 import type { QuorumCert } from '../core/vote.ts'
 import { executeSequential, type ExecuteOptions, type ExecutionResult } from '../execution/executor.ts'
 import type { ParallelExecutor } from '../execution/parallel.ts'
@@ -174,7 +174,7 @@ export class BlockCommitter {
     if (block.payload.kind === 'txs') {
       const { txs } = block.payload
       const encoded = txs.map(encodeTx)
-      return { txs, known: { encoded, hashes: encoded.map(txBodyHash) }, unverified: block.author !== this.#m.index }
+      return { txs, known: { encoded, hashes: txBodyHashes(encoded) }, unverified: block.author !== this.#m.index }
     }
     for (;;) {
       try {

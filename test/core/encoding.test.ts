@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  DecodeError, Writer, decodeTx, decodeTxAliasing, encodeTx, encodedTxLength, txHash, txBodyHash, verifyTx, verifyEncodedTx, signTx,
+  DecodeError, Writer, decodeTx, decodeTxAliasing, encodeTx, encodedTxLength, txHash, txBodyHash, txBodyHashes, verifyTx, verifyEncodedTx, signTx,
   encodeBatch, decodeBatch, decodeBatchIndexed, encodeBatchIndexed, batchDigest,
   encodeBlock, decodeBlock, verifyBlock, encodeVote, decodeVote, encodeQc, decodeQc, encodeTimeout,
   decodeTimeout, encodeTc, decodeTc, signTimeout, signVote, verifyVote, sha256, toHex, fromHex,
@@ -63,6 +63,15 @@ test('tx: hash and signature check from the encoding equal txHash and verifyTx o
     assert.equal(verifyEncodedTx(bytes), verifyTx(decoded))
     if (!mutate) assert.equal(verifyEncodedTx(bytes), true)
   }), { numRuns: 300 })
+})
+
+test('tx: txBodyHashes is txBodyHash of each encoding, the hashes sharing one buffer', () => {
+  fc.assert(fc.property(fc.array(arbTx, { maxLength: 12 }), (txs) => {
+    const encoded = txs.map(encodeTx)
+    const hashes = txBodyHashes(encoded)
+    assert.deepEqual(hashes.map((h) => toHex(h)), encoded.map((e) => toHex(txBodyHash(e))))
+    for (const h of hashes) assert.equal(h.buffer, hashes[0]!.buffer)
+  }), { numRuns: 100 })
 })
 
 test('batch: the indexed decoder reads the same batch, each tx with its own encoding, all views into the input', () => {
