@@ -18,7 +18,10 @@ export interface BatchPersistence {
   getBatch(digest: Uint8Array): Promise<Uint8Array | undefined>
 }
 
-/** A held batch: its txs are views into `encoded`, with their encodings and hashes. */
+/**
+ * A held batch with each tx's encoding (`txBytes`, views into `encoded`) and hash. Its txs' byte
+ * fields are views into `encoded` too, or, for a batch this node packed, into what its clients sent.
+ */
 export interface StoredBatch extends IndexedBatch {
   readonly digest: Uint8Array
   readonly encoded: Uint8Array
