@@ -109,7 +109,7 @@ export function txHash(tx: TxBody): Uint8Array {
  * decodeTx accepts are: every field has one fixed-width or length-prefixed form).
  */
 export function txBodyHash(encoded: Uint8Array): Uint8Array {
-  return sha256(encoded.subarray(0, encoded.length - SIGNATURE_BYTES))
+  return txBodyHashes([encoded])[0]!
 }
 
 /**

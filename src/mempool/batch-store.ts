@@ -97,14 +97,12 @@ export class BatchStore {
     const origin = fromPeer === undefined ? 'this node' : `peer ${fromPeer}`
     const digest = batchDigestOfEncoding(encoded)
     const key = toHex(digest)
-    const running = this.inFlight.get(key)
-    if (running !== undefined) return running
     // Only the memory cache is consulted for a batch already held: a disk read per gossiped
     // batch (almost always a miss) was the largest LevelDB cost on the main thread. A batch
     // already on disk but no longer cached (executed and pruned) is simply verified and written
     // again, which is idempotent; its txs are usually still in `verified` (no signature checks).
-    const known = this.cache.get(key)
-    if (known !== undefined) return Promise.resolve(known)
+    const held = this.held(key)
+    if (held !== undefined) return held
     let stored: StoredBatch
     try {
       stored = storedBatch(digest, encoded)
@@ -112,9 +110,7 @@ export class BatchStore {
       if (!(err instanceof DecodeError)) throw err
       return Promise.reject(new BatchRejectedError(`batch from ${origin} does not decode: ${err.message}`))
     }
-    const put = this.verifyAndStore(stored, origin).finally(() => this.inFlight.delete(key))
-    this.inFlight.set(key, put)
-    return put
+    return this.store(key, stored, origin)
   }
 
   /**
@@ -123,9 +119,20 @@ export class BatchStore {
    */
   putPacked(packed: StoredBatch): Promise<StoredBatch> {
     const key = toHex(packed.digest)
-    const known = this.inFlight.get(key) ?? this.cache.get(key)
-    if (known !== undefined) return Promise.resolve(known)
-    const put = this.verifyAndStore(packed, 'this node').finally(() => this.inFlight.delete(key))
+    return this.held(key) ?? this.store(key, packed, 'this node')
+  }
+
+  /** The put of `key` in progress, else the batch if it is in memory. */
+  private held(key: string): Promise<StoredBatch> | undefined {
+    const running = this.inFlight.get(key)
+    if (running !== undefined) return running
+    const known = this.cache.get(key)
+    return known === undefined ? undefined : Promise.resolve(known)
+  }
+
+  /** Verifies and stores a batch; puts of the same batch meanwhile share this one (`inFlight`). */
+  private store(key: string, stored: StoredBatch, origin: string): Promise<StoredBatch> {
+    const put = this.verifyAndStore(stored, origin).finally(() => this.inFlight.delete(key))
     this.inFlight.set(key, put)
     return put
   }
