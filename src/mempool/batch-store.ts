@@ -2,7 +2,7 @@ import { decodeBatchIndexed, batchDigestOfEncoding, type IndexedBatch } from '..
 import { DecodeError } from '../core/codec.ts'
 import { toHex } from '../core/hash.ts'
 import { txBodyHashes, type Tx } from '../core/tx.ts'
-import type { TxSignatureVerifier } from './verifier.ts'
+import { VerifyPriority, type TxSignatureVerifier } from './verifier.ts'
 import { verifyOnce, type VerifiedTxs } from './verified-txs.ts'
 
 /**
@@ -79,8 +79,11 @@ export class BatchStore {
   private readonly maxCached: number
   private readonly modules: BatchStoreModules
   private readonly cache = new Map<string, StoredBatch>()
-  /** Puts in progress by digest: the same batch gossiped by several peers is verified once. */
-  private readonly inFlight = new Map<string, Promise<StoredBatch>>()
+  /**
+   * Puts in progress by digest: the same batch gossiped by several peers is verified once, and a
+   * proposal naming it raises its checks' priority (`has`).
+   */
+  private readonly inFlight = new Map<string, { readonly put: Promise<StoredBatch>; readonly priority: VerifyPriority }>()
 
   constructor(opts: BatchStoreOptions, modules: BatchStoreModules) {
     this.maxCached = opts.maxCachedBatches ?? DEFAULT_CACHED_BATCHES
@@ -125,22 +128,23 @@ export class BatchStore {
   /** The put of `key` in progress, else the batch if it is in memory. */
   private held(key: string): Promise<StoredBatch> | undefined {
     const running = this.inFlight.get(key)
-    if (running !== undefined) return running
+    if (running !== undefined) return running.put
     const known = this.cache.get(key)
     return known === undefined ? undefined : Promise.resolve(known)
   }
 
   /** Verifies and stores a batch; puts of the same batch meanwhile share this one (`inFlight`). */
   private store(key: string, stored: StoredBatch, origin: string): Promise<StoredBatch> {
-    const put = this.verifyAndStore(stored, origin).finally(() => this.inFlight.delete(key))
-    this.inFlight.set(key, put)
+    const priority = new VerifyPriority()
+    const put = this.verifyAndStore(stored, origin, priority).finally(() => this.inFlight.delete(key))
+    this.inFlight.set(key, { put, priority })
     return put
   }
 
-  private async verifyAndStore(stored: StoredBatch, origin: string): Promise<StoredBatch> {
+  private async verifyAndStore(stored: StoredBatch, origin: string, priority: VerifyPriority): Promise<StoredBatch> {
     const { batch, txBytes, hashes } = stored
     const { verified, verifier } = this.modules
-    const bad = (await verifyOnce(batch.txs.map((tx, i) => ({ hash: hashes[i]!, tx, encoded: txBytes[i] })), verified, verifier)).indexOf(false)
+    const bad = (await verifyOnce(batch.txs.map((tx, i) => ({ hash: hashes[i]!, tx, encoded: txBytes[i] })), verified, verifier, priority)).indexOf(false)
     if (bad !== -1) {
       throw new BatchRejectedError(
         `batch ${toHex(stored.digest)} (author ${batch.author}, seq ${batch.seq}) from ${origin}: ` +
@@ -152,7 +156,24 @@ export class BatchStore {
     return stored
   }
 
+  /**
+   * Whether this node holds the batch. A put of it in progress is waited for, with its signature
+   * checks raised ahead of the verify queue: whoever asks (a vote waiting on a proposal's
+   * payload) needs exactly this batch, and fetching it again from a peer would only queue the
+   * same checks once more.
+   */
   async has(digest: Uint8Array): Promise<boolean> {
+    const running = this.inFlight.get(toHex(digest))
+    if (running !== undefined) {
+      running.priority.raise()
+      try {
+        await running.put
+        return true
+      } catch (err) {
+        if (err instanceof BatchRejectedError) return false
+        throw err
+      }
+    }
     return (await this.get(digest)) !== undefined
   }
 
@@ -171,7 +192,7 @@ export class BatchStore {
     return stored
   }
 
-  /** The digests (in input order) this node does not hold. */
+  /** The digests (in input order) this node does not hold (`has`). */
   async missing(digests: readonly Uint8Array[]): Promise<Uint8Array[]> {
     const held = await Promise.all(digests.map((d) => this.has(d)))
     return digests.filter((_, i) => !held[i])

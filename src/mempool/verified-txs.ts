@@ -1,7 +1,7 @@
 import { HASH_BYTES, bytesEqualAt, hashKey31 } from '../core/hash.ts'
 import { SIGNATURE_BYTES } from '../core/keys.ts'
 import { encodeTx, type Tx } from '../core/tx.ts'
-import type { TxSignatureVerifier } from './verifier.ts'
+import type { TxSignatureVerifier, VerifyPriority } from './verifier.ts'
 
 /**
  * How many verified txs are remembered. A tx submitted here usually reappears in peers' batches
@@ -86,13 +86,14 @@ export interface TxToVerify {
  * One verdict per tx (true: validly signed by its sender). Only txs `verified` does not already
  * hold go to `verifier` (encoded only then); the valid ones are remembered, so each tx is checked
  * once per node whether it comes from a client, a peer's batch or another leader's full block.
+ * `priority` goes with the checks to the verifier (VerifyPriority).
  */
-export async function verifyOnce(txs: readonly TxToVerify[], verified: VerifiedTxs, verifier: TxSignatureVerifier): Promise<boolean[]> {
+export async function verifyOnce(txs: readonly TxToVerify[], verified: VerifiedTxs, verifier: TxSignatureVerifier, priority?: VerifyPriority): Promise<boolean[]> {
   const toCheck: number[] = []
   for (let i = 0; i < txs.length; i++) if (!verified.has(txs[i]!.hash, txs[i]!.tx.signature)) toCheck.push(i)
   const valid = new Array<boolean>(txs.length).fill(true)
   if (toCheck.length === 0) return valid
-  const verdicts = await verifier.verifyTxs(toCheck.map((i) => txs[i]!.encoded ?? encodeTx(txs[i]!.tx)))
+  const verdicts = await verifier.verifyTxs(toCheck.map((i) => txs[i]!.encoded ?? encodeTx(txs[i]!.tx)), priority)
   toCheck.forEach((i, k) => {
     if (verdicts[k]) verified.add(txs[i]!.hash, txs[i]!.tx.signature)
     else valid[i] = false

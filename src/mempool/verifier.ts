@@ -2,9 +2,27 @@ import { availableParallelism } from 'node:os'
 import { Piscina } from 'piscina'
 import { packTxs } from './tx-pack.ts'
 
+/**
+ * Lets a caller move its queued checks ahead later. Checks submitted with a priority wait in the
+ * queue like any other until `raise()`; from then on they run before every check not raised. A
+ * replica raises the checks of the batches a proposal names, because its vote waits for them,
+ * while client admissions and batches no proposal needs yet can wait.
+ */
+export class VerifyPriority {
+  #raised = false
+
+  get raised(): boolean {
+    return this.#raised
+  }
+
+  raise(): void {
+    this.#raised = true
+  }
+}
+
 /** What the mempool and batch store need from signature verification (tests may substitute). */
 export interface TxSignatureVerifier {
-  verifyTxs(encoded: readonly Uint8Array[]): Promise<boolean[]>
+  verifyTxs(encoded: readonly Uint8Array[], priority?: VerifyPriority): Promise<boolean[]>
 }
 
 /**
@@ -19,6 +37,20 @@ const MIN_TXS_PER_TASK = 64
  */
 const MAX_TXS_PER_TASK = 2_048
 
+/**
+ * Tasks handed to the pool per worker thread: one running and one ready, so a worker never idles
+ * waiting for the main thread to send the next. The rest wait in this class's queue, where a
+ * raised priority can still overtake them.
+ */
+const IN_FLIGHT_PER_THREAD = 2
+
+interface QueuedTask {
+  readonly packed: ArrayBuffer
+  readonly priority: VerifyPriority | undefined
+  readonly resolve: (verdicts: ArrayBuffer) => void
+  readonly reject: (err: unknown) => void
+}
+
 export interface SignatureVerifierOptions {
   /** Worker threads; defaults to the machine's parallelism. */
   readonly threads?: number
@@ -27,11 +59,15 @@ export interface SignatureVerifierOptions {
 /**
  * Verifies tx signatures on a piscina pool, never on the main thread (DESIGN §6: signature checks
  * dominate per-tx CPU). Each call is cut into tasks of MIN..MAX txs, one packed ArrayBuffer each,
- * transferred to a worker and answered with a transferred verdict buffer.
+ * transferred to a worker and answered with a transferred verdict buffer. Tasks run in submission
+ * order, except that those of a raised VerifyPriority go first.
  */
 export class SignatureVerifier implements TxSignatureVerifier {
   readonly threads: number
   private readonly pool: Piscina
+  private readonly queue: QueuedTask[] = []
+  private inPool = 0
+  private closed = false
 
   constructor(opts: SignatureVerifierOptions = {}) {
     this.threads = opts.threads ?? availableParallelism()
@@ -44,14 +80,16 @@ export class SignatureVerifier implements TxSignatureVerifier {
   }
 
   /** One verdict per input, in order: true iff the bytes decode to a tx validly signed by `from`. */
-  async verifyTxs(encoded: readonly Uint8Array[]): Promise<boolean[]> {
+  async verifyTxs(encoded: readonly Uint8Array[], priority?: VerifyPriority): Promise<boolean[]> {
     if (encoded.length === 0) return []
+    if (this.closed) throw new Error('signature verifier is closed')
     const perTask = Math.min(MAX_TXS_PER_TASK, Math.max(MIN_TXS_PER_TASK, Math.ceil(encoded.length / this.threads)))
     const tasks: Promise<ArrayBuffer>[] = []
     for (let start = 0; start < encoded.length; start += perTask) {
       const packed = packTxs(encoded.slice(start, start + perTask))
-      tasks.push(this.pool.run(Piscina.move(packed)) as Promise<ArrayBuffer>)
+      tasks.push(new Promise((resolve, reject) => this.queue.push({ packed, priority, resolve, reject })))
     }
+    this.dispatch()
     const verdicts: boolean[] = []
     for (const buffer of await Promise.all(tasks)) {
       for (const v of new Uint8Array(buffer)) verdicts.push(v === 1)
@@ -59,7 +97,22 @@ export class SignatureVerifier implements TxSignatureVerifier {
     return verdicts
   }
 
+  /** Hands queued tasks to the pool, raised ones first (a scan: the queue holds tens of tasks). */
+  private dispatch(): void {
+    while (this.inPool < IN_FLIGHT_PER_THREAD * this.threads && this.queue.length > 0) {
+      const raised = this.queue.findIndex((task) => task.priority?.raised === true)
+      const task = this.queue.splice(raised === -1 ? 0 : raised, 1)[0]!
+      this.inPool++
+      ;(this.pool.run(Piscina.move(task.packed)) as Promise<ArrayBuffer>).then(task.resolve, task.reject).finally(() => {
+        this.inPool--
+        this.dispatch()
+      })
+    }
+  }
+
   async close(): Promise<void> {
+    this.closed = true
+    for (const task of this.queue.splice(0)) task.reject(new Error('signature verifier closed before this check ran'))
     await this.pool.destroy()
   }
 }

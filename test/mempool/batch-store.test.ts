@@ -7,7 +7,7 @@ import { batchDigest, encodeBatch, encodeBatchIndexed, type Batch } from '../../
 import { decodeTx, encodeTx, txHash } from '../../src/core/tx.ts'
 import { toHex } from '../../src/core/hash.ts'
 import { BatchRejectedError, BatchStore, MissingBatchError } from '../../src/mempool/batch-store.ts'
-import { SignatureVerifier } from '../../src/mempool/verifier.ts'
+import { SignatureVerifier, type TxSignatureVerifier, type VerifyPriority } from '../../src/mempool/verifier.ts'
 import { VerifiedTxs } from '../../src/mempool/verified-txs.ts'
 import { NodeStore } from '../../src/storage/node-store.ts'
 import { CountingVerifier, alice, bob, encodedTransfer, transfer, withBadSignature } from './fixtures.ts'
@@ -96,6 +96,44 @@ test('a batch this node packed is stored as given, its txs only looked up in the
   assert.equal(await batches.put(packed.encoded, 'peer-A'), packed, 'a gossip copy finds it held')
   const cold = new BatchStore({}, { store, verifier, verified: new VerifiedTxs() })
   assert.deepEqual((await cold.get(packed.digest))?.batch, b, 'on disk')
+})
+
+/** Holds every check until released, recording the priority each came with. */
+class GatedVerifier implements TxSignatureVerifier {
+  readonly priorities: (VerifyPriority | undefined)[] = []
+  private open = (): void => {}
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve))
+  async verifyTxs(encoded: readonly Uint8Array[], priority?: VerifyPriority): Promise<boolean[]> {
+    this.priorities.push(priority)
+    await this.gate
+    return verifier.verifyTxs(encoded)
+  }
+  release(): void {
+    this.open()
+  }
+}
+
+test('missing waits for the puts in progress and raises their checks instead of reporting them missing', async (t) => {
+  const { store } = await setup(t)
+  const gated = new GatedVerifier()
+  const batches = new BatchStore({}, { store, verifier: gated, verified: new VerifiedTxs() })
+  const good = batchOf(5, [1n, 2n])
+  const forged: Batch = { ...good, seq: 6, txs: [decodeTx(withBadSignature(encodedTransfer(alice, { nonce: 3n })))] }
+  const absent = batchDigest(batchOf(7, [4n]))
+  const puts = [batches.put(encodeBatch(good), 'peer-A'), batches.put(encodeBatch(forged), 'peer-B')]
+  assert.equal(gated.priorities.length, 2, 'both batches are in signature checks')
+  assert.ok(gated.priorities.every((p) => p !== undefined && !p.raised), 'queued at normal priority')
+
+  let answered = false
+  const missing = batches.missing([batchDigest(good), batchDigest(forged), absent]).finally(() => (answered = true))
+  assert.ok(gated.priorities.every((p) => p!.raised), 'a lookup raises the checks it waits for')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(answered, false, 'no answer while the checks run')
+
+  gated.release()
+  assert.deepEqual(await missing, [batchDigest(forged), absent], 'held once checked; a rejected put is missing')
+  await puts[0]
+  await assert.rejects(puts[1]!, BatchRejectedError)
 })
 
 test('missing, txsOf and prune', async (t) => {

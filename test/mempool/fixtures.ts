@@ -2,7 +2,7 @@ import { deriveSeed, keyPairFromSeed, type KeyPair } from '../../src/core/keys.t
 import { toHex } from '../../src/core/hash.ts'
 import { encodeTx, signTx, type Tx } from '../../src/core/tx.ts'
 import type { AccountView } from '../../src/mempool/mempool.ts'
-import type { TxSignatureVerifier } from '../../src/mempool/verifier.ts'
+import type { TxSignatureVerifier, VerifyPriority } from '../../src/mempool/verifier.ts'
 
 export const alice = keyPairFromSeed(deriveSeed('mempool-test', 1))
 export const bob = keyPairFromSeed(deriveSeed('mempool-test', 2))
@@ -55,8 +55,8 @@ export class CountingVerifier implements TxSignatureVerifier {
   constructor(inner: TxSignatureVerifier) {
     this.inner = inner
   }
-  verifyTxs(encoded: readonly Uint8Array[]): Promise<boolean[]> {
+  verifyTxs(encoded: readonly Uint8Array[], priority?: VerifyPriority): Promise<boolean[]> {
     this.verifiedCount += encoded.length
-    return this.inner.verifyTxs(encoded)
+    return this.inner.verifyTxs(encoded, priority)
   }
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { DecodeError } from '../../src/core/codec.ts'
 import { decodeTx, verifyTx } from '../../src/core/tx.ts'
-import { SignatureVerifier } from '../../src/mempool/verifier.ts'
+import { SignatureVerifier, VerifyPriority } from '../../src/mempool/verifier.ts'
 import { packTxs, unpackTxs } from '../../src/mempool/tx-pack.ts'
 import { alice, bob, encodedTransfer, withBadSignature } from './fixtures.ts'
 
@@ -47,6 +47,41 @@ test('the pool agrees with verifyTx on valid, forged, tampered and garbage input
 
 test('an empty call returns no verdicts', async () => {
   assert.deepEqual(await verifier.verifyTxs([]), [])
+})
+
+test('the checks of a raised priority overtake the queue, the others keep submission order', async () => {
+  const single = new SignatureVerifier({ threads: 1 })
+  try {
+    const urgent = new VerifyPriority()
+    const finished: number[] = []
+    // One task per call (64 txs is the smallest task), all queued before any finishes.
+    const calls = Array.from({ length: 8 }, (_, call) => {
+      const txs = Array.from({ length: 64 }, (_, k) => encodedTransfer(alice, { nonce: BigInt(call * 64 + k) }))
+      return single.verifyTxs(txs, call === 6 ? urgent : undefined).then((verdicts) => {
+        finished.push(call)
+        return verdicts
+      })
+    })
+    urgent.raise()
+    for (const verdicts of await Promise.all(calls)) assert.deepEqual(verdicts, new Array(64).fill(true))
+    // Calls 0 and 1 were in the pool already (one running, one ready) when 6 was raised.
+    assert.deepEqual(finished, [0, 1, 6, 2, 3, 4, 5, 7])
+  } finally {
+    await single.close()
+  }
+})
+
+test('closing rejects the checks still queued, and later calls', async () => {
+  const single = new SignatureVerifier({ threads: 1 })
+  const calls = Array.from({ length: 5 }, (_, i) => single.verifyTxs([encodedTransfer(alice, { nonce: BigInt(i) })]))
+  const settled = Promise.allSettled(calls)
+  await single.close()
+  const queued = (await settled).slice(2)
+  for (const result of queued) {
+    assert.equal(result.status, 'rejected')
+    assert.match(String((result as PromiseRejectedResult).reason), /closed before this check ran/)
+  }
+  await assert.rejects(single.verifyTxs([encodedTransfer(alice)]), /signature verifier is closed/)
 })
 
 test('packing many txs into one buffer round-trips every byte and boundary', () => {
