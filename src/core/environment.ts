@@ -50,13 +50,24 @@ export function verifyBoundTps(verifiesPerSec: number, cores: number, validators
   return (verifiesPerSec * cores) / validators
 }
 
-/** The checkout's commit; 'unknown' outside a git work tree (e.g. a docker image without .git). */
-function gitCommit(): string {
+/**
+ * The checkout's commit, suffixed `-dirty` when tracked files differ from it (a result measured on
+ * uncommitted code must not carry the name of code it did not run); 'unknown' outside a git work
+ * tree (e.g. a docker image without .git).
+ */
+export function gitCommit(dir?: string): string {
+  const git = (...args: string[]): string => execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const head = git('rev-parse', 'HEAD')
+    return git('status', '--porcelain', '--untracked-files=no') === '' ? head : `${head}-dirty`
   } catch {
     return 'unknown'
   }
+}
+
+/** A gitCommit value for humans: the first 12 hex digits, and the `-dirty` mark if any. */
+export function shortCommit(commit: string): string {
+  return commit.replace(/^([0-9a-f]{12})[0-9a-f]+/, '$1')
 }
 
 export function describeEnvironment(verifiesPerSec: number): RunEnvironment {

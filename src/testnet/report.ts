@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import { verifyBoundTps, type RunEnvironment } from '../core/environment.ts'
+import { shortCommit, verifyBoundTps, type RunEnvironment } from '../core/environment.ts'
 import type { LiveSecond, LoadResult } from './load.ts'
 import type { PerturbationEvent } from './perturbations.ts'
 import type { LatencySummary } from './stats.ts'
@@ -64,7 +64,7 @@ export function formatSummary(doc: ResultDocument, point: ResultPoint): string {
   return [
     'bftlab result',
     `  config        ${JSON.stringify(doc.config)}`,
-    `  env           node ${doc.env.node}, ${doc.env.cores} × ${doc.env.cpuModel}, git ${doc.env.gitCommit.slice(0, 12)}`,
+    `  env           node ${doc.env.node}, ${doc.env.cores} × ${doc.env.cpuModel}, git ${shortCommit(doc.env.gitCommit)}`,
     `  verify rate   ${fixed(doc.env.verifiesPerSec)} verifies/s/core → bound ${fixed(point.boundTps)} tx/s for ${point.validators} validators`,
     `  window        ${fixed(point.windowS, 1)} s after warm-up`,
     `  offered       ${fixed(point.offeredTps)} tx/s, accepted ${fixed(point.achievedSubmitTps)} tx/s (${point.submittedTxs} submitted)`,

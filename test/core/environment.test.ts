@@ -1,0 +1,33 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { gitCommit, shortCommit } from '../../src/core/environment.ts'
+
+test('gitCommit names the checked-out commit, marks uncommitted changes to tracked files, and is unknown outside git', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bftlab-git-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  assert.equal(gitCommit(dir), 'unknown')
+
+  const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd: dir, encoding: 'utf8' }).trim()
+  git('init', '-q')
+  writeFileSync(join(dir, 'a.txt'), 'one\n')
+  git('add', 'a.txt')
+  git('commit', '-q', '-m', 'first')
+  const head = git('rev-parse', 'HEAD')
+  assert.equal(gitCommit(dir), head)
+
+  writeFileSync(join(dir, 'untracked.txt'), 'not part of the build\n')
+  assert.equal(gitCommit(dir), head, 'untracked files do not make the checkout dirty')
+  writeFileSync(join(dir, 'a.txt'), 'two\n')
+  assert.equal(gitCommit(dir), `${head}-dirty`)
+})
+
+test('shortCommit keeps 12 hex digits and the dirty mark', () => {
+  const sha = '0123456789abcdef0123456789abcdef01234567'
+  assert.equal(shortCommit(sha), '0123456789ab')
+  assert.equal(shortCommit(`${sha}-dirty`), '0123456789ab-dirty')
+  assert.equal(shortCommit('unknown'), 'unknown')
+})
