@@ -11,7 +11,7 @@ test('gitCommit names the checked-out commit, marks uncommitted changes to track
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   assert.equal(gitCommit(dir), 'unknown')
 
-  const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd: dir, encoding: 'utf8' }).trim()
+  const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' }).trim()
   git('init', '-q')
   writeFileSync(join(dir, 'a.txt'), 'one\n')
   git('add', 'a.txt')
