@@ -264,7 +264,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
           })
         })
         .catch((err: unknown) => {
-          const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
+          const e = err as { code?: string; cause?: { code?: string }; message?: string }
+          const cause = e.code ?? e.cause?.code ?? e.message
           const unsent = batch.filter((j) => state[j] === TxState.inFlight)
           if (resubmissions !== undefined && submitting) {
             for (const j of unsent) state[j] = TxState.unsent

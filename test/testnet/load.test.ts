@@ -7,7 +7,7 @@ import { sha256, toHex } from '../../src/core/hash.ts'
 import { deriveSeed, keyPairFromSeed } from '../../src/core/keys.ts'
 import { decodeTx, txHash, verifyTx } from '../../src/core/tx.ts'
 import { runLoad, type LiveSecond } from '../../src/testnet/load.ts'
-import { followCommits } from '../../src/testnet/node-client.ts'
+import { NodeApiError, followCommits, submitTxs } from '../../src/testnet/node-client.ts'
 import { presignTransfers } from '../../src/testnet/presign.ts'
 
 /** The fake chain's fixed proposal-to-commit delay, so consensus latency is known exactly. */
@@ -174,5 +174,46 @@ describe('commit event stream', () => {
     server.closeAllConnections()
     await new Promise((r) => server.close(r))
     assert.deepEqual(seen, ['1 aa', '2 bb', '3 cc'])
+  })
+})
+
+describe('tx submission', () => {
+  it('sends the txs as one msgpack array on a kept-alive connection and names every wrong answer', async () => {
+    const bodies: Uint8Array[][] = []
+    const sockets = new Set<unknown>()
+    let answer: (txs: Uint8Array[]) => { status: number; body: string } = (txs) => ({ status: 200, body: JSON.stringify(txs.map(() => ({ accepted: true }))) })
+    const server = createServer((req, res) => {
+      sockets.add(req.socket)
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const txs = unpack(Buffer.concat(chunks)) as Uint8Array[]
+        bodies.push(txs)
+        const { status, body } = answer(txs)
+        res.writeHead(status, { 'content-type': 'application/json' }).end(body)
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const txs = [new Uint8Array([1, 2, 3]), new Uint8Array([4])]
+    try {
+      assert.deepEqual(await submitTxs(base, txs), [{ accepted: true }, { accepted: true }])
+      assert.deepEqual(await submitTxs(base, txs), [{ accepted: true }, { accepted: true }])
+      assert.deepEqual(bodies.map((b) => b.map((t) => [...t])), [[[1, 2, 3], [4]], [[1, 2, 3], [4]]])
+      assert.equal(sockets.size, 1, 'the second request reuses the first one’s connection')
+
+      answer = () => ({ status: 503, body: '{"error":"mempool full"}' })
+      await assert.rejects(submitTxs(base, txs), (err: Error) => err instanceof NodeApiError && /HTTP 503: \{"error":"mempool full"\}/.test(err.message))
+      answer = () => ({ status: 200, body: '[{"accepted":true}]' })
+      await assert.rejects(submitTxs(base, txs), (err: Error) => err instanceof NodeApiError && /expected 2 admission results, got 1/.test(err.message))
+      answer = () => ({ status: 200, body: 'not json' })
+      await assert.rejects(submitTxs(base, txs), SyntaxError)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
+    // The load generator reports an unreachable validator by this code: a refused connection, or
+    // a reset if the kept-alive socket's close has not reached the agent yet.
+    await assert.rejects(submitTxs(base, txs), (err: NodeJS.ErrnoException) => /^ECONN(REFUSED|RESET)$/.test(err.code ?? ''))
   })
 })
