@@ -3,6 +3,7 @@ import sodium from 'sodium-native'
 import { Writer } from '../core/codec.ts'
 import { HASH_BYTES, sha256 } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
+import { laneSums, type LaneSums } from './lane-sums.ts'
 import type { Account } from './state.ts'
 
 /**
@@ -21,11 +22,10 @@ import type { Account } from './state.ts'
  * (sodium-native), written straight into the caller's fixed arrays: ≈ 1.3 µs per entry against
  * 3.1 µs for the same functions in plain JS and 6.4 µs for node:crypto SHAKE256, whose digest
  * object and 2 KiB Buffer per entry made two threads slow each other down (docs/decisions.md).
+ * Lanes are added and subtracted eight at a time in WebAssembly SIMD (lane-sums.ts).
  */
 export const LANES = 1024
 export const LANE_BYTES = LANES * 2
-/** Lanes are handled two per u32 word (lane 2i in the low half): SWAR add/subtract. */
-const WORDS = LANES / 2
 
 // Lanes are read from the keystream and written into the root as little-endian u16; a
 // big-endian host would compute different roots from the same state, so refuse to start.
@@ -68,27 +68,14 @@ export function expandEntry(entry: Uint8Array, out: Uint32Array, offset: number)
   sodium.crypto_stream_chacha20_ietf(new Uint8Array(out.buffer, out.byteOffset + 4 * offset, LANE_BYTES), NONCE, key)
 }
 
-/** The low 15 bits of both lanes, and both lanes' top bits: carries and borrows stay in their lane. */
-const LOW = 0x7fff7fff
-const TOP = 0x80008000
-
-/** delta += lanes(words at `offset` of `src`), lane-wise mod 2^16. */
-function addLanes(delta: Uint32Array, src: Uint32Array, offset: number): void {
-  for (let i = 0; i < WORDS; i++) {
-    const a = delta[i]!
-    const b = src[offset + i]!
-    delta[i] = ((a & LOW) + (b & LOW)) ^ ((a ^ b) & TOP)
-  }
-}
-
-/** delta -= lanes(words at `offset` of `src`), lane-wise mod 2^16. */
-function subtractLanes(delta: Uint32Array, src: Uint32Array, offset: number): void {
-  for (let i = 0; i < WORDS; i++) {
-    const a = delta[i]!
-    const b = src[offset + i]!
-    delta[i] = ((a | TOP) - (b & LOW)) ^ ((a ^ ~b) & TOP)
-  }
-}
+/**
+ * Where lanes are summed: the memory of a LaneSums module (lane-sums.ts, WebAssembly SIMD), laid
+ * out as the block's running delta, a scratch entry, then the memo's pool. Created on first use
+ * (per thread: the parallel executor's workers each have their own).
+ */
+const DELTA_AT = 0
+const SCRATCH_AT = LANE_BYTES
+const POOL_AT = 2 * LANE_BYTES
 
 /**
  * Lanes of recently written entries, keyed by the entry's bytes. A changed entry's `before` is
@@ -102,7 +89,6 @@ function subtractLanes(delta: Uint32Array, src: Uint32Array, offset: number): vo
  */
 const MEMO_ENTRIES = 8_192
 class LanesMemo {
-  private pool: Uint32Array | undefined
   private readonly slotOf = new Map<string, number>()
   private readonly keyAt = new Array<string | undefined>(MEMO_ENTRIES)
   private readonly free: number[] = []
@@ -110,30 +96,26 @@ class LanesMemo {
   private filled = 0
   private next = 0
 
-  /** The word offset in `lanes()` of `entry`'s lanes, or −1; they leave the memo (the entry left the state) and stay readable until the next `put`. */
+  /** The byte offset in `lanes` of `entry`'s lanes, or −1; they leave the memo (the entry left the state) and stay readable until the next `put`. */
   take(entry: Uint8Array): number {
     const k = memoKey(entry)
     const slot = this.slotOf.get(k)
     if (slot === undefined) return -1
     this.release(k, slot)
-    return slot * WORDS
+    return POOL_AT + slot * LANE_BYTES
   }
 
-  /** Expands `entry` into a free slot (else the oldest) and returns its word offset in `lanes()`. */
-  put(entry: Uint8Array): number {
+  /** Expands `entry` into a free slot (else the oldest) of `lanes` and returns its byte offset. */
+  put(entry: Uint8Array, lanes: Uint32Array): number {
     const k = memoKey(entry)
     const previous = this.slotOf.get(k)
     if (previous !== undefined) this.release(k, previous)
     const slot = this.free.pop() ?? (this.filled < MEMO_ENTRIES ? this.filled++ : this.evictOldest())
     this.slotOf.set(k, slot)
     this.keyAt[slot] = k
-    expandEntry(entry, this.lanes(), slot * WORDS)
-    return slot * WORDS
-  }
-
-  lanes(): Uint32Array {
-    this.pool ??= new Uint32Array(MEMO_ENTRIES * WORDS)
-    return this.pool
+    const at = POOL_AT + slot * LANE_BYTES
+    expandEntry(entry, lanes, at / 4)
+    return at
   }
 
   private release(k: string, slot: number): void {
@@ -151,7 +133,14 @@ class LanesMemo {
   }
 }
 const memo = new LanesMemo()
-const scratch = new Uint32Array(WORDS)
+let sums: { readonly module: LaneSums; readonly words: Uint32Array } | undefined
+function laneMemory(): { readonly module: LaneSums; readonly words: Uint32Array } {
+  if (sums === undefined) {
+    const module = laneSums(POOL_AT + MEMO_ENTRIES * LANE_BYTES)
+    sums = { module, words: new Uint32Array(module.memory.buffer) }
+  }
+  return sums
+}
 
 const memoKey = (entry: Uint8Array): string => Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).toString('latin1')
 
@@ -166,20 +155,20 @@ export interface EntryChange {
  * share of a block's changed entries.
  */
 export function changeDelta(changes: Iterable<EntryChange>): Uint16Array {
-  const delta = new Uint32Array(WORDS)
+  const { module, words } = laneMemory()
+  words.fill(0, DELTA_AT / 4, (DELTA_AT + LANE_BYTES) / 4)
   for (const change of changes) {
     if (change.before !== undefined) {
-      const offset = memo.take(change.before)
-      if (offset >= 0) {
-        subtractLanes(delta, memo.lanes(), offset)
-      } else {
-        expandEntry(change.before, scratch, 0)
-        subtractLanes(delta, scratch, 0)
+      let at = memo.take(change.before)
+      if (at < 0) {
+        at = SCRATCH_AT
+        expandEntry(change.before, words, at / 4)
       }
+      module.sub(DELTA_AT, at)
     }
-    addLanes(delta, memo.lanes(), memo.put(change.after))
+    module.add(DELTA_AT, memo.put(change.after, words))
   }
-  return new Uint16Array(delta.buffer)
+  return new Uint16Array(words.buffer.slice(DELTA_AT, DELTA_AT + LANE_BYTES))
 }
 
 /** The LtHash accumulator of a whole state; immutable, so a result never aliases its base state. */
