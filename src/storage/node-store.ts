@@ -8,6 +8,7 @@ import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { decodeQc, encodeQc, genesisQc, type QuorumCert } from '../core/vote.ts'
 import type { RecoveryState, SafetyState } from '../consensus/types.ts'
 import { BUCKET_NAMES, Bucket, bucketKey, bucketRange, heightKey, heightOfKey, namedKey, type BucketId } from './buckets.ts'
+import { CommittedTxFilter } from './committed-txs.ts'
 import { crashPoint } from './crash-point.ts'
 import { StorageCorruptionError } from './errors.ts'
 import {
@@ -134,6 +135,8 @@ export class NodeStore {
   private lastSafety: SafetyState | undefined
   /** Commits run strictly one after the other: each checks it extends the previous one. */
   private commitTail: Promise<void> = Promise.resolve()
+  /** Every tx hash in the tx index (filled at open, then by each commit before it is written). */
+  private readonly committedTxs = new CommittedTxFilter()
 
   private constructor(dir: string, db: ClassicLevel<Uint8Array, Uint8Array>) {
     this.dir = dir
@@ -165,6 +168,7 @@ export class NodeStore {
       store.meta = metaBytes === undefined ? undefined : store.decode('chain meta', metaBytes, decodeChainMeta)
       store.lastSafety = await store.loadSafety()
       await store.verifyIntegrity()
+      await store.loadCommittedTxs()
       // A directory initialized before markers existed, or a crash between genesis and marker.
       if (store.meta !== undefined && !existsSync(join(dir, INITIALIZED_MARKER))) store.writeInitializedMarker((await store.committedBlockId(0))!)
     } catch (err) {
@@ -328,6 +332,9 @@ export class NodeStore {
       ...this.stateOps(c.writes),
       { type: 'put', key: META_KEY, value: encodeChainMeta(next) },
     ]
+    // Into the filter before the write: a hash indexed but not in the filter would let its tx be
+    // admitted again, while one in the filter but not indexed (a failed write) costs a lookup.
+    for (const r of c.receipts) this.committedTxs.add(r.txHash)
     crashPoint('commit:before-batch')
     await this.writeSynced(ops)
     crashPoint('commit:after-batch')
@@ -435,10 +442,31 @@ export class NodeStore {
     return bytes === undefined ? undefined : this.decode(what, bytes, decodeTxRecord)
   }
 
-  /** One LevelDB call for many lookups (mempool duplicate checks). */
+  /**
+   * Whether each tx is in the tx index (mempool duplicate checks): the committed-tx filter answers
+   * the misses, one LevelDB call the rest.
+   */
   async hasTxs(hashes: readonly Uint8Array[]): Promise<boolean[]> {
-    if (hashes.length === 0) return []
-    return this.db.hasMany(hashes.map((h) => bucketKey(Bucket.txIndex, h)))
+    const found = new Array<boolean>(hashes.length).fill(false)
+    const maybe: number[] = []
+    hashes.forEach((h, i) => {
+      if (this.committedTxs.mightContain(h)) maybe.push(i)
+    })
+    if (maybe.length === 0) return found
+    const indexed = await this.db.hasMany(maybe.map((i) => bucketKey(Bucket.txIndex, hashes[i]!)))
+    maybe.forEach((i, k) => {
+      found[i] = indexed[k]!
+    })
+    return found
+  }
+
+  /** Fills the committed-tx filter from the tx index's keys (≈ 1 s per million txs). */
+  private async loadCommittedTxs(): Promise<void> {
+    try {
+      for await (const key of this.db.keys(bucketRange(Bucket.txIndex))) this.committedTxs.add(key.subarray(1))
+    } catch (err) {
+      throw this.translate(err, `bucket ${BUCKET_NAMES[Bucket.txIndex]}`)
+    }
   }
 
   // --- batches -----------------------------------------------------------------------------------

@@ -72,6 +72,8 @@ test('blocks, proofs, receipts, tx index, accounts and batches round-trip and su
   await store.putBlock(orphan)
   const batch = { author: 1, seq: 7, txs: [] }
   await store.putBatch(batchDigest(batch), encodeBatch(batch))
+  // Committed in this process (the committed-tx filter learns them at commit) and, below, after reopen (loaded from the index).
+  assert.deepEqual(await store.hasTxs([commitInputFor(blocks[3]!).receipts[0]!.txHash, sha256(Uint8Array.of(1))]), [true, false])
   await store.saveSafety({ highestVotedRound: 4, highestQcRound: 3 }, { highQc: { blockId: blocks[3]!.id, round: 3, signers: [0, 1, 2], signatures: [new Uint8Array(64), new Uint8Array(64), new Uint8Array(64)] } })
   await store.close()
 
