@@ -31,7 +31,7 @@ function segment(capacity: number): Segment {
  * hashes are SHA-256 outputs. Someone who grinds tx bodies for hashes that collide in the filter
  * only sends their own checks to LevelDB, as every check went before. The filter never forgets
  * and grows by segments, each twice the last (a scalable Bloom filter), so its false-positive
- * rate stays bounded however long the chain: ≈ 2 MiB per million txs.
+ * rate stays bounded however long the chain; it costs 2 bytes per tx, a segment allocated whole.
  */
 export class CommittedTxFilter {
   private readonly segments: Segment[]

@@ -13,14 +13,16 @@ describe('LtHash lane sums (WebAssembly SIMD)', () => {
     const sums = laneSums(8 * SPAN)
     assert.ok(sums.memory.buffer.byteLength >= 8 * SPAN)
     const lanes = new Uint16Array(sums.memory.buffer, 0, 8 * LANES)
-    for (let round = 0; round < 20; round++) {
+    // First a carry out of every lane (0xffff + 1) and a borrow into every lane (1 − 0xffff), then random operands.
+    const cases = [
+      { dst: 0, src: 3, op: 'add' as const },
+      { dst: 3, src: 0, op: 'sub' as const },
+      ...Array.from({ length: 20 }, () => ({ dst: rng.int(0, 7), src: rng.int(0, 7), op: rng.int(0, 1) === 0 ? ('add' as const) : ('sub' as const) })),
+    ]
+    for (const [round, { dst, src, op }] of cases.entries()) {
       for (let i = 0; i < lanes.length; i++) lanes[i] = rng.int(0, 0xffff)
-      // Carries and borrows at every lane boundary, not just random pairs.
-      if (round === 0) lanes.fill(0xffff, 0, LANES).fill(1, 3 * LANES, 4 * LANES)
+      if (round < 2) lanes.fill(0xffff, 0, LANES).fill(1, 3 * LANES, 4 * LANES)
       const before = lanes.slice()
-      const dst = rng.int(0, 7)
-      const src = rng.int(0, 7)
-      const op = rng.int(0, 1) === 0 ? 'add' : 'sub'
       sums[op](dst * SPAN, src * SPAN)
       const expected = before.slice()
       for (let i = 0; i < LANES; i++) {
