@@ -133,8 +133,12 @@ class LanesMemo {
   }
 }
 const memo = new LanesMemo()
-let sums: { readonly module: LaneSums; readonly words: Uint32Array } | undefined
-function laneMemory(): { readonly module: LaneSums; readonly words: Uint32Array } {
+interface LaneMemory {
+  readonly module: LaneSums
+  readonly words: Uint32Array
+}
+let sums: LaneMemory | undefined
+function laneMemory(): LaneMemory {
   if (sums === undefined) {
     const module = laneSums(POOL_AT + MEMO_ENTRIES * LANE_BYTES)
     sums = { module, words: new Uint32Array(module.memory.buffer) }

@@ -48,7 +48,7 @@ export class CommittedTxFilter {
     if (last.count >= last.capacity) this.segments.push((last = segment(Math.min(2 * last.capacity, MAX_SEGMENT_ENTRIES))))
     const [h1, h2] = probeWords(hash)
     for (let i = 0; i < PROBES; i++) {
-      const bit = (h1 + i * h2) & last.mask
+      const bit = probeBit(last, h1, h2, i)
       last.bits[bit >>> 5]! |= 1 << (bit & 31)
     }
     last.count++
@@ -66,9 +66,14 @@ export class CommittedTxFilter {
   }
 }
 
+/** The bit of probe `i` in segment `s` (double hashing; the sum stays exact below 2^53). */
+function probeBit(s: Segment, h1: number, h2: number, i: number): number {
+  return (h1 + i * h2) & s.mask
+}
+
 function inSegment(s: Segment, h1: number, h2: number): boolean {
   for (let i = 0; i < PROBES; i++) {
-    const bit = (h1 + i * h2) & s.mask
+    const bit = probeBit(s, h1, h2, i)
     if ((s.bits[bit >>> 5]! & (1 << (bit & 31))) === 0) return false
   }
   return true
