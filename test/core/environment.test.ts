@@ -4,7 +4,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { gitCommit, shortCommit } from '../../src/core/environment.ts'
+import { PROBE_SIGNATURES, gitCommit, measureVerifiesPerSec, probeInputs, shortCommit } from '../../src/core/environment.ts'
+import { toHex } from '../../src/core/hash.ts'
+import { verify } from '../../src/core/keys.ts'
 
 test('gitCommit names the checked-out commit, marks uncommitted changes to tracked files, and is unknown outside git', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bftlab-git-'))
@@ -30,4 +32,18 @@ test('shortCommit keeps 12 hex digits and the dirty mark', () => {
   assert.equal(shortCommit(sha), '0123456789ab')
   assert.equal(shortCommit(`${sha}-dirty`), '0123456789ab-dirty')
   assert.equal(shortCommit('unknown'), 'unknown')
+})
+
+test('the verify probe checks distinct keys, messages and signatures, each valid only for its own message', () => {
+  const inputs = probeInputs()
+  assert.equal(inputs.length, PROBE_SIGNATURES)
+  for (const field of ['publicKey', 'message', 'signature'] as const) {
+    assert.equal(new Set(inputs.map((input) => toHex(input[field]))).size, PROBE_SIGNATURES, `every ${field} differs`)
+  }
+  inputs.forEach(({ publicKey, message, signature }, i) => {
+    assert.ok(verify(signature, message, publicKey), `probe input ${i} verifies`)
+    assert.ok(!verify(signature, inputs[(i + 1) % inputs.length]!.message, publicKey), `probe signature ${i} does not verify the next message`)
+  })
+  const rate = measureVerifiesPerSec(50)
+  assert.ok(Number.isFinite(rate) && rate > 0, `probe rate ${rate}`)
 })
