@@ -22,9 +22,9 @@ const VERIFIES_PER_CHECK = 64
 
 /**
  * Distinct signatures the probe cycles through. Real load never verifies one signature twice;
- * libsodium's verify is variable-time, and one signature checked over and over (its branches
- * learnt by the core, its data in L1) read ≈ 7 % more verifies/s here than 256 or more distinct
- * ones: 35.9 against 38.5–39.2 µs per verify (docs/decisions.md, "Seventh pass").
+ * libsodium's verify is variable-time, and one signature checked over and over (its branches and
+ * data kept warm in the core) read ≈ 7 % more verifies/s here than 256 or more distinct ones:
+ * 35.8–36.0 against 38.5–39.2 µs per verify (docs/decisions.md, "Seventh pass").
  */
 export const PROBE_SIGNATURES = 1_024
 
