@@ -55,14 +55,18 @@ class FakeValidator {
   private readonly frozen: string
   private readonly chain: FakeChain
 
-  constructor(frozen: string, chain: FakeChain) {
+  /** `replyDelayMs`: txs reach the chain at once, but the admission reply is held this long. */
+  constructor(frozen: string, chain: FakeChain, replyDelayMs = 0) {
     this.frozen = frozen
     this.chain = chain
     this.server = createServer((req, res) => {
       if (req.method === 'POST' && req.url === '/txs') {
         const chunks: Buffer[] = []
         req.on('data', (c: Buffer) => chunks.push(c))
-        req.on('end', () => res.end(JSON.stringify(this.admit(unpack(Buffer.concat(chunks)) as Uint8Array[]))))
+        req.on('end', () => {
+          const replies = JSON.stringify(this.admit(unpack(Buffer.concat(chunks)) as Uint8Array[]))
+          setTimeout(() => res.end(replies), replyDelayMs)
+        })
       } else if (req.url === '/events') {
         res.writeHead(200, { 'content-type': 'text/event-stream' })
         res.write(': hello\n\n')
@@ -145,6 +149,36 @@ describe('load generator against two fake validators', () => {
     assert.equal(result.safetyViolations, 0, 'both validators report the same blocks')
     assert.ok(seconds.length >= 2, `${seconds.length} live lines`)
     assert.ok(seconds.some((s) => s.committed > 0 && s.height > 0))
+  })
+})
+
+describe('load generator against a validator slow to answer', () => {
+  const REPLY_DELAY_MS = 400
+  const accounts = Array.from({ length: 10 }, (_, i) => ({ ...keyPairFromSeed(deriveSeed('load-slow', i)), nextNonce: 0n }))
+  const chain = new FakeChain()
+  const validator = new FakeValidator('', chain, REPLY_DELAY_MS)
+  let target = ''
+
+  before(async () => {
+    target = await validator.listen()
+    chain.start()
+  })
+  after(async () => {
+    chain.stop()
+    await validator.close()
+  })
+
+  it('counts a tx’s latency from when it fell due, including its wait behind the request in flight', async () => {
+    const rate = 200
+    const durationS = 3
+    const txs = await presignTransfers(accounts, rate * durationS, { workers: 1 })
+    const result = await runLoad({ targets: [target], rate, durationS, warmupS: 1, drainS: 5, txs })
+    assert.equal(result.uncommittedTxs, 0)
+    // One request is in flight at a time and each reply takes REPLY_DELAY_MS, while the chain
+    // commits within BLOCK_INTERVAL_MS of arrival: txs falling due during a reply wait for it,
+    // on average half of it. Stamped at the send, p50 would be about half a block interval.
+    assert.ok(result.latencyMs.p50 >= REPLY_DELAY_MS / 3, `e2e p50 ${result.latencyMs.p50} ms with ${REPLY_DELAY_MS} ms replies`)
+    assert.ok(result.latencyMs.p99 >= REPLY_DELAY_MS, `e2e p99 ${result.latencyMs.p99} ms`)
   })
 })
 
