@@ -27,6 +27,9 @@ export const TICK_MS = 20
  * and a lower achieved submit rate, never as a slower schedule. Their latency counts from when
  * they fell due: stamped at the send instead, the wait for a slow admission reply would vanish
  * from e2e latency (coordinated omission; at 6,600 tx/s it was p50 130 ms, p99 950 ms).
+ * Up to eight requests in flight, a sender's txs never in two, was measured and lost: txs
+ * reached the validators' verify queues sooner, ahead of the peer batches that proposals and
+ * votes wait for, and p50 rose by 0.3–0.4 s (docs/decisions.md, "Seventh pass").
  */
 export const MAX_IN_FLIGHT_PER_TARGET = 1
 
