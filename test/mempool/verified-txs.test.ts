@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { hashKey31 } from '../../src/core/hash.ts'
+import { Prng } from '../../src/core/prng.ts'
 import { VerifiedTxs } from '../../src/mempool/verified-txs.ts'
 
 const hash = (i: number): Uint8Array => new Uint8Array(32).fill(i)
@@ -62,4 +64,45 @@ test('entries are copies: changing the caller\'s arrays afterwards changes nothi
   assert.equal(v.has(hash(7), sig(7)), true)
   assert.equal(v.has(h, s), false)
   assert.throws(() => v.add(hash(1).subarray(1), sig(1)), /32-byte hash and a 64-byte signature, got 31 and 64/)
+})
+
+test('against a Map-keyed model: random adds over crowded probe runs keep exactly the model\'s entries (seeded)', () => {
+  for (const seed of [1, 2, 3]) {
+    const random = new Prng(seed)
+    const capacity = 5 + (seed % 3)
+    const v = new VerifiedTxs(capacity)
+    // The model is the earlier Map-based design: key → slot, slots reused oldest first.
+    const slotOf = new Map<number, number>()
+    const heldAt: { hash: Uint8Array; sig: Uint8Array; key: number }[] = []
+    let next = 0
+    const seen: { hash: Uint8Array; sig: Uint8Array }[] = []
+    for (let step = 0; step < 2_000; step++) {
+      const h = new Uint8Array(32)
+      // Byte 3 gives the key's low bits: five values crowd the index's 16 positions at homes
+      // 0, 1, 13, 14 and 15, so probe runs wrap around its end; three values of byte 0 make
+      // 15 keys in all, each repeating with other hashes (byte 31).
+      h[0] = random.int(0, 2)
+      h[3] = [0x00, 0x02, 0x1a, 0x1c, 0x1e][random.int(0, 4)]!
+      h[31] = random.int(0, 255)
+      const s = sig(random.int(0, 2))
+      const key = hashKey31(h)
+      let slot = slotOf.get(key)
+      if (slot === undefined) {
+        if (heldAt.length < capacity) slot = heldAt.length
+        else {
+          slot = next
+          slotOf.delete(heldAt[slot]!.key)
+          next = (slot + 1) % capacity
+        }
+        slotOf.set(key, slot)
+      }
+      heldAt[slot] = { hash: h, sig: s, key }
+      v.add(h, s)
+      seen.push({ hash: h, sig: s })
+      const model = (q: { hash: Uint8Array; sig: Uint8Array }): boolean =>
+        heldAt.some((e) => Buffer.compare(e.hash, q.hash) === 0 && Buffer.compare(e.sig, q.sig) === 0)
+      for (const q of seen.slice(-40)) assert.equal(v.has(q.hash, q.sig), model(q), `seed ${seed}, step ${step}`)
+      assert.equal(v.size, heldAt.length)
+    }
+  }
 })
