@@ -96,11 +96,48 @@ export async function fetchJson<T>(base: string, path: string, signal?: AbortSig
 /** Pause before re-subscribing to a validator whose event stream broke (it may be restarting). */
 const RESUBSCRIBE_DELAY_MS = 250
 
+const LF = 0x0a
+const FRAME_END = Buffer.from('\n\n')
+
+/**
+ * Cuts an SSE byte stream into frames (the bytes before each blank line). Each byte is scanned
+ * once and a frame is joined only when complete: a block's frame (≈ 67 bytes per tx) spans many
+ * chunks, and appending each chunk to a string and searching it from the start copied and
+ * scanned the whole frame again per chunk.
+ */
+export class SseFramer {
+  #parts: Buffer[] = []
+
+  /** The frames completed by `chunk`, in order; the chunk's bytes are kept, not copied, until framed. */
+  push(chunk: Uint8Array): Buffer[] {
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    const frames: Buffer[] = []
+    let start = 0
+    const last = this.#parts.at(-1)
+    if (last !== undefined && last[last.length - 1] === LF && bytes[0] === LF) {
+      // The blank line straddles the chunks: the frame ends before the held bytes' final newline.
+      const frame = Buffer.concat(this.#parts)
+      frames.push(frame.subarray(0, frame.length - 1))
+      this.#parts = []
+      start = 1
+    }
+    let end: number
+    while ((end = bytes.indexOf(FRAME_END, start)) >= 0) {
+      const piece = bytes.subarray(start, end)
+      frames.push(this.#parts.length === 0 ? piece : Buffer.concat([...this.#parts, piece]))
+      this.#parts = []
+      start = end + 2
+    }
+    if (start < bytes.length) this.#parts.push(bytes.subarray(start))
+    return frames
+  }
+}
+
 /**
  * Follows `GET /events` of one validator until `signal` aborts, re-subscribing whenever the
  * stream breaks (a killed or restarting node), and hands every commit event to `onEvent`.
  * Events are frames `id: <height> <block id>\ndata: <json>\n\n`; comment frames (`: …`) are
- * ignored. `alreadyHave(height, blockId)` true skips parsing the frame's data (a client following
+ * ignored. `alreadyHave(height, blockId)` true skips decoding the frame's data (a client following
  * several validators receives each block from all of them); the id line is optional.
  */
 export async function followCommits(
@@ -109,29 +146,27 @@ export async function followCommits(
   signal: AbortSignal,
   alreadyHave: (height: number, blockId: string) => boolean = () => false,
 ): Promise<void> {
-  const decoder = new TextDecoder()
+  const onFrame = (frame: Buffer): void => {
+    let skip = false
+    for (let start = 0; start < frame.length; ) {
+      let end = frame.indexOf(LF, start)
+      if (end < 0) end = frame.length
+      const field = frame.toString('latin1', start, Math.min(start + 5, end))
+      if (field.startsWith('id:')) {
+        const [height, blockId] = frame.toString('utf8', start + 3, end).trim().split(' ')
+        skip = blockId !== undefined && alreadyHave(Number(height), blockId)
+      } else if (field === 'data:' && !skip) {
+        onEvent(JSON.parse(frame.toString('utf8', start + 5, end)) as CommitEvent)
+      }
+      start = end + 1
+    }
+  }
   while (!signal.aborted) {
     try {
       const res = await fetch(`${base}/events`, { signal, headers: { accept: 'text/event-stream' } })
       if (!res.ok || res.body === null) throw new NodeApiError(`${base}/events`, `HTTP ${res.status}`)
-      let pending = ''
-      for await (const chunk of res.body) {
-        pending += decoder.decode(chunk, { stream: true })
-        let end: number
-        while ((end = pending.indexOf('\n\n')) >= 0) {
-          const frame = pending.slice(0, end)
-          pending = pending.slice(end + 2)
-          let skip = false
-          for (const line of frame.split('\n')) {
-            if (line.startsWith('id:')) {
-              const [height, blockId] = line.slice(3).trim().split(' ')
-              skip = blockId !== undefined && alreadyHave(Number(height), blockId)
-            } else if (line.startsWith('data:') && !skip) {
-              onEvent(JSON.parse(line.slice(5)) as CommitEvent)
-            }
-          }
-        }
-      }
+      const framer = new SseFramer()
+      for await (const chunk of res.body) for (const frame of framer.push(chunk)) onFrame(frame)
     } catch (err) {
       if (signal.aborted) return
       if (err instanceof SyntaxError) throw new NodeApiError(`${base}/events`, `malformed event: ${err.message}`)

@@ -7,7 +7,8 @@ import { sha256, toHex } from '../../src/core/hash.ts'
 import { deriveSeed, keyPairFromSeed } from '../../src/core/keys.ts'
 import { decodeTx, txHash, verifyTx } from '../../src/core/tx.ts'
 import { runLoad, type LiveSecond } from '../../src/testnet/load.ts'
-import { NodeApiError, followCommits, submitTxs } from '../../src/testnet/node-client.ts'
+import { Prng } from '../../src/core/prng.ts'
+import { NodeApiError, SseFramer, followCommits, submitTxs } from '../../src/testnet/node-client.ts'
 import { presignTransfers } from '../../src/testnet/presign.ts'
 
 /** The fake chain's fixed proposal-to-commit delay, so consensus latency is known exactly. */
@@ -208,6 +209,26 @@ describe('commit event stream', () => {
     server.closeAllConnections()
     await new Promise((r) => server.close(r))
     assert.deepEqual(seen, ['1 aa', '2 bb', '3 cc'])
+  })
+
+  it('frames a byte stream the same wherever its chunks are cut, blank lines and multi-byte characters included (seeded)', () => {
+    const frames = [': hello', 'id: 1 aa\ndata: {"txs":["é€"]}', 'data: x', 'id: 2 bb\ndata: {"n":2}', 'data: 💡']
+    const stream = Buffer.from(frames.map((f) => `${f}\n\n`).join(''))
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const random = new Prng(seed)
+      const framer = new SseFramer()
+      const got: string[] = []
+      for (let at = 0; at < stream.length; ) {
+        const size = random.int(1, 6)
+        for (const frame of framer.push(stream.subarray(at, at + size))) got.push(frame.toString('utf8'))
+        at += size
+      }
+      assert.deepEqual(got, frames, `seed ${seed}`)
+    }
+    // Every cut at once: one byte per chunk.
+    const framer = new SseFramer()
+    const oneByOne = [...stream].flatMap((b) => framer.push(Uint8Array.of(b)).map((f) => f.toString('utf8')))
+    assert.deepEqual(oneByOne, frames)
   })
 })
 
