@@ -1,8 +1,9 @@
 import { endianness } from 'node:os'
 import sodium from 'sodium-native'
 import { Writer } from '../core/codec.ts'
-import { HASH_BYTES, sha256 } from '../core/hash.ts'
+import { HASH_BYTES, bytesEqualAt, sha256 } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
+import { SlotIndex } from '../core/slot-index.ts'
 import { laneSums, type LaneSums } from './lane-sums.ts'
 import type { Account } from './state.ts'
 
@@ -53,15 +54,22 @@ export function slotEntry(key: Uint8Array, value: Uint8Array): Uint8Array {
   return new Writer(1 + 2 * HASH_BYTES).u8(ENTRY_SLOT).fixed(key, HASH_BYTES).fixed(value, HASH_BYTES).finish()
 }
 
+/** The longest entry kind: a compute slot's (tag, key, value). */
+const MAX_ENTRY_BYTES = 1 + 2 * HASH_BYTES
+
+function checkEntryLength(entry: Uint8Array): void {
+  if (entry.length > MAX_ENTRY_BYTES) throw new RangeError(`state entry of ${entry.length} bytes is longer than any entry kind`)
+}
+
 /** Scratch (per thread): the domain-prefixed entry and the ChaCha20 key; the nonce is zero. */
-const keyInput = new Uint8Array(ENTRY_DOMAIN.length + 1 + 2 * HASH_BYTES)
+const keyInput = new Uint8Array(ENTRY_DOMAIN.length + MAX_ENTRY_BYTES)
 keyInput.set(ENTRY_DOMAIN)
 const key = new Uint8Array(HASH_BYTES)
 const NONCE = new Uint8Array(12)
 
 /** Writes `entry`'s 1024 lanes as 512 words into `out` at word `offset`. */
 export function expandEntry(entry: Uint8Array, out: Uint32Array, offset: number): void {
-  if (entry.length > keyInput.length - ENTRY_DOMAIN.length) throw new RangeError(`state entry of ${entry.length} bytes is longer than any entry kind`)
+  checkEntryLength(entry)
   keyInput.set(entry, ENTRY_DOMAIN.length)
   sodium.crypto_hash_sha256(key, keyInput.subarray(0, ENTRY_DOMAIN.length + entry.length))
   // The keystream's bytes are the lanes as little-endian u16, two per little-endian word.
@@ -85,12 +93,15 @@ const POOL_AT = 2 * LANE_BYTES
  * memoising allocates no Buffer per entry. A slot freed by `take` is reused by the next `put`
  * (an account's new lanes land where its old ones were): the live entries stay in as few cache
  * lines as the state has changed entries, instead of cycling through all 16 MiB. Only a full
- * pool evicts, oldest slot first.
+ * pool evicts, oldest slot first. Entries are found by a 32-bit FNV-1a of their bytes
+ * (SlotIndex) and compared in full; two entries with the same key displace each other.
  */
 const MEMO_ENTRIES = 8_192
+/** Per slot: the entry's length, then its bytes. */
+const MEMO_ENTRY_STRIDE = 1 + MAX_ENTRY_BYTES
 class LanesMemo {
-  private readonly slotOf = new Map<string, number>()
-  private readonly keyAt = new Array<string | undefined>(MEMO_ENTRIES)
+  private readonly slots = new SlotIndex(MEMO_ENTRIES)
+  private readonly entries = new Uint8Array(MEMO_ENTRIES * MEMO_ENTRY_STRIDE)
   private readonly free: number[] = []
   /** Slots handed out so far; once all are, `next` is the slot the next eviction takes. */
   private filled = 0
@@ -98,29 +109,35 @@ class LanesMemo {
 
   /** The byte offset in `lanes` of `entry`'s lanes, or −1; they leave the memo (the entry left the state) and stay readable until the next `put`. */
   take(entry: Uint8Array): number {
-    const k = memoKey(entry)
-    const slot = this.slotOf.get(k)
-    if (slot === undefined) return -1
-    this.release(k, slot)
+    const key = entryKey(entry)
+    const slot = this.slots.get(key)
+    if (slot < 0 || !this.holds(slot, entry)) return -1
+    this.release(key, slot)
     return POOL_AT + slot * LANE_BYTES
   }
 
   /** Expands `entry` into a free slot (else the oldest) of `lanes` and returns its byte offset. */
   put(entry: Uint8Array, lanes: Uint32Array): number {
-    const k = memoKey(entry)
-    const previous = this.slotOf.get(k)
-    if (previous !== undefined) this.release(k, previous)
+    checkEntryLength(entry)
+    const key = entryKey(entry)
+    const previous = this.slots.get(key)
+    if (previous >= 0) this.release(key, previous)
     const slot = this.free.pop() ?? (this.filled < MEMO_ENTRIES ? this.filled++ : this.evictOldest())
-    this.slotOf.set(k, slot)
-    this.keyAt[slot] = k
+    this.slots.set(key, slot)
+    this.entries[slot * MEMO_ENTRY_STRIDE] = entry.length
+    this.entries.set(entry, slot * MEMO_ENTRY_STRIDE + 1)
     const at = POOL_AT + slot * LANE_BYTES
     expandEntry(entry, lanes, at / 4)
     return at
   }
 
-  private release(k: string, slot: number): void {
-    this.slotOf.delete(k)
-    this.keyAt[slot] = undefined
+  private holds(slot: number, entry: Uint8Array): boolean {
+    const at = slot * MEMO_ENTRY_STRIDE
+    return this.entries[at] === entry.length && bytesEqualAt(this.entries, at + 1, entry)
+  }
+
+  private release(key: number, slot: number): void {
+    this.slots.delete(key)
     this.free.push(slot)
   }
 
@@ -128,9 +145,16 @@ class LanesMemo {
   private evictOldest(): number {
     const slot = this.next
     this.next = (slot + 1) % MEMO_ENTRIES
-    this.slotOf.delete(this.keyAt[slot]!)
+    this.slots.delete(this.slots.keyAt(slot))
     return slot
   }
+}
+
+/** 32-bit FNV-1a of an entry's bytes: the memo's key. */
+function entryKey(entry: Uint8Array): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < entry.length; i++) h = Math.imul(h ^ entry[i]!, 0x01000193)
+  return h >>> 0
 }
 const memo = new LanesMemo()
 interface LaneMemory {
@@ -145,8 +169,6 @@ function laneMemory(): LaneMemory {
   }
   return sums
 }
-
-const memoKey = (entry: Uint8Array): string => Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).toString('latin1')
 
 /** One entry's change within a block: `before` is absent when the entry is created. */
 export interface EntryChange {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { createCipheriv, createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
+import { Prng } from '../../src/core/prng.ts'
 import { LANES, LANE_BYTES, accountEntry, changeDelta, expandEntry, slotEntry, type EntryChange } from '../../src/execution/commitment.ts'
 
 /** The specification of an entry's lanes, on node:crypto: ChaCha20 keystream under SHA-256(domain || entry). */
@@ -69,6 +70,32 @@ describe('LtHash entry expansion', () => {
     const sum = new Uint16Array(LANES)
     for (const changes of blocks) changeDelta(changes).forEach((lane, i) => (sum[i]! += lane))
     assert.deepEqual(sum, referenceDelta(ids.map((i) => ({ after: entry(i, 2n) }))))
+  })
+
+  it('changeDelta stays exact when two entries share the memo\'s key and displace each other', () => {
+    // The memo finds entries by a 32-bit FNV-1a of their bytes; a birthday search over one
+    // account's random balances and nonces (seeded) finds two entries with the same key.
+    const fnv1a = (bytes: Uint8Array): number => bytes.reduce((h, b) => Math.imul(h ^ b, 0x01000193), 0x811c9dc5) >>> 0
+    const address = new Uint8Array(32).fill(3)
+    const random = new Prng(7)
+    const seen = new Map<number, Uint8Array>()
+    let pair: [Uint8Array, Uint8Array] | undefined
+    for (let tries = 0; pair === undefined && tries < 1_000_000; tries++) {
+      const entry = accountEntry(address, { balance: BigInt(random.nextU32()), nonce: BigInt(random.nextU32()) })
+      const key = fnv1a(entry)
+      const earlier = seen.get(key)
+      if (earlier !== undefined && Buffer.compare(earlier, entry) !== 0) pair = [earlier, entry]
+      seen.set(key, entry)
+    }
+    assert.ok(pair !== undefined, 'no two of 10^6 entries share a key')
+    const [a, b] = pair
+    const a2 = accountEntry(address, { balance: 1n, nonce: 1n })
+    const b2 = accountEntry(address, { balance: 2n, nonce: 2n })
+    // b's lanes take the key's place in the memo, so a's `before` must be expanded afresh.
+    const blocks: EntryChange[][] = [[{ after: a }, { after: b }], [{ before: a, after: a2 }, { before: b, after: b2 }]]
+    const sum = new Uint16Array(LANES)
+    for (const changes of blocks) changeDelta(changes).forEach((lane, i) => (sum[i]! += lane))
+    assert.deepEqual(sum, referenceDelta([{ after: a2 }, { after: b2 }]))
   })
 
   it('refuses an entry longer than any entry kind', () => {
