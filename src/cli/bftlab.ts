@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
-import { registerBenchCommand } from '../../bench/cli.ts'
+import { registerBenchCommand } from './commands/bench.ts'
 import { registerExecBenchCommand } from '../execution/bench-cli.ts'
 import { registerSimCommand } from '../sim/cli.ts'
 import { registerCheckCommand } from '../testnet/check.ts'

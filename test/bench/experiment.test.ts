@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { ExperimentError, experimentFromFlags, loadExperiment, parseExperiment, pointSpec } from '../../bench/experiment.ts'
+import { ExperimentError, experimentFromFlags, loadExperiment, parseExperiment, pointSpec } from '../../src/bench/experiment.ts'
 
 const CONFIGS = new URL('../../configs/experiments/', import.meta.url).pathname
 

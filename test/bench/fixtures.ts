@@ -1,5 +1,5 @@
-import { parseExperiment, type Experiment, type ExperimentInput, type PointSpec } from '../../bench/experiment.ts'
-import type { PointResult } from '../../bench/point.ts'
+import { parseExperiment, type Experiment, type ExperimentInput, type PointSpec } from '../../src/bench/experiment.ts'
+import type { PointResult } from '../../src/bench/point.ts'
 import type { RunEnvironment } from '../../src/core/environment.ts'
 
 export function experiment(overrides: Partial<ExperimentInput> = {}): Experiment {

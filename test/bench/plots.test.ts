@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { AggregatedPoint } from '../../bench/aggregate.ts'
-import { AXIS_TITLES, boundSpec, latencyCapSpec, latencySpec, renderPlots, renderSvg, simOverlaySpec, throughputSpec } from '../../bench/plots.ts'
-import { runBench } from '../../bench/runner.ts'
+import type { AggregatedPoint } from '../../src/bench/aggregate.ts'
+import { AXIS_TITLES, boundSpec, latencyCapSpec, latencySpec, renderPlots, renderSvg, simOverlaySpec, throughputSpec } from '../../src/bench/plots.ts'
+import { runBench } from '../../src/bench/runner.ts'
 import { assertWellFormedXml, ENV, experiment, fakeResult } from './fixtures.ts'
 
 async function sweepPoints(sim: boolean): Promise<AggregatedPoint[]> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { pointSpec } from '../../bench/experiment.ts'
-import { testnetPointOptions, testnetPointRunner } from '../../bench/point-runners.ts'
+import { pointSpec } from '../../src/bench/experiment.ts'
+import { testnetPointOptions, testnetPointRunner } from '../../src/bench/point-runners.ts'
 import { chainParamsOf, nodeOverridesOf, restartSteps, runTestnetPoint } from '../../src/testnet/point.ts'
 import { ENV, experiment } from './fixtures.ts'
 

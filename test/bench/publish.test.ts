@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { embeddedPlots, publishBench } from '../../bench/publish.ts'
+import { embeddedPlots, publishBench } from '../../src/bench/publish.ts'
 
 let root: string
 before(async () => {

@@ -3,8 +3,8 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { resultsCsv, writeBenchOutput } from '../../bench/results.ts'
-import { runBench } from '../../bench/runner.ts'
+import { resultsCsv, writeBenchOutput } from '../../src/bench/results.ts'
+import { runBench } from '../../src/bench/runner.ts'
 import { ENV, experiment, fakeResult } from './fixtures.ts'
 
 async function fakeBench() {

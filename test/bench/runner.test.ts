@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { PointSpec } from '../../bench/experiment.ts'
-import { runBench, runSweep, saturationRates } from '../../bench/runner.ts'
+import type { PointSpec } from '../../src/bench/experiment.ts'
+import { runBench, runSweep, saturationRates } from '../../src/bench/runner.ts'
 import { experiment, ENV, fakeResult } from './fixtures.ts'
 
 /** Collects progress output instead of writing to stderr. */

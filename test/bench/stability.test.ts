@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { runSpread } from '../../bench/aggregate.ts'
-import { benchReport, STABILITY_TOLERANCE } from '../../bench/report.ts'
-import { resultsCsv } from '../../bench/results.ts'
-import { runBench } from '../../bench/runner.ts'
+import { runSpread } from '../../src/bench/aggregate.ts'
+import { benchReport, STABILITY_TOLERANCE } from '../../src/bench/report.ts'
+import { resultsCsv } from '../../src/bench/results.ts'
+import { runBench } from '../../src/bench/runner.ts'
 import { ENV, experiment, fakeResult } from './fixtures.ts'
 
 test('run spread is max/min − 1, infinite when only some runs committed', () => {

@@ -1,8 +1,8 @@
 import { basename } from 'node:path'
 import { z } from 'zod'
-import { LIMITS } from '../src/core/limits.ts'
-import { PAYLOAD_MODES, readDataFile, type PayloadMode } from '../src/node/config.ts'
-import { parseLatency } from '../src/sim/latency.ts'
+import { LIMITS } from '../core/limits.ts'
+import { PAYLOAD_MODES, readDataFile, type PayloadMode } from '../node/config.ts'
+import { parseLatency } from '../sim/latency.ts'
 
 /**
  * Experiment files (`configs/experiments/*.toml` or `.json`): what a benchmark sweeps and under

@@ -1,12 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { Command } from 'commander'
-import { interruptSignal } from '../src/cli/interrupt.ts'
-import { describeEnvironment, measureVerifiesPerSec } from '../src/core/environment.ts'
-import { experimentFromFlags, readExperimentFile, type ExperimentFlags } from './experiment.ts'
-import { SIM_PAYLOAD_MODES, simPointRunner, testnetPointRunner } from './point-runners.ts'
-import { writeBenchOutput } from './results.ts'
-import { runBench } from './runner.ts'
+import { interruptSignal } from '../interrupt.ts'
+import { describeEnvironment, measureVerifiesPerSec } from '../../core/environment.ts'
+import { experimentFromFlags, readExperimentFile, type ExperimentFlags } from '../../bench/experiment.ts'
+import { SIM_PAYLOAD_MODES, simPointRunner, testnetPointRunner } from '../../bench/point-runners.ts'
+import { writeBenchOutput } from '../../bench/results.ts'
+import { runBench } from '../../bench/runner.ts'
 
 /** Where results go without --out: one folder per experiment name. */
 export const DEFAULT_RESULTS_DIR = 'bench/results'

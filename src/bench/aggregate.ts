@@ -1,5 +1,5 @@
-import type { PayloadMode } from '../src/node/config.ts'
-import { mean, stdev, type LatencySummary } from '../src/testnet/stats.ts'
+import type { PayloadMode } from '../node/config.ts'
+import { mean, stdev, type LatencySummary } from '../testnet/stats.ts'
 import type { PointSpec, SaturateOptions } from './experiment.ts'
 import type { PointResult } from './point.ts'
 

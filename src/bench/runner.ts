@@ -1,4 +1,4 @@
-import { verifyBoundTps, type RunEnvironment } from '../src/core/environment.ts'
+import { verifyBoundTps, type RunEnvironment } from '../core/environment.ts'
 import { aggregateRuns, saturationReason, type AggregatedPoint, type PointSource, type SaturationReason } from './aggregate.ts'
 import { pointSpec, type Experiment, type PointSpec, type SaturateOptions } from './experiment.ts'
 import { checkPointResult, type PointResult } from './point.ts'
