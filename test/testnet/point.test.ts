@@ -9,7 +9,7 @@ describe('runTestnetPoint', { timeout: 120_000 }, () => {
     const events: TestnetEvent[] = []
     const point = await runTestnetPoint({
       validators: 4,
-      rate: 200,
+      offeredTps: 200,
       durationS: 6,
       warmupS: 2,
       accounts: 200,
@@ -40,7 +40,7 @@ describe('runTestnetPoint', { timeout: 120_000 }, () => {
 
   it('runs with the last f validators never started', async () => {
     const events: TestnetEvent[] = []
-    const point = await runTestnetPoint({ validators: 4, rate: 100, durationS: 4, warmupS: 1, accounts: 100, crashed: 1, onProgress: (e) => events.push(e) })
+    const point = await runTestnetPoint({ validators: 4, offeredTps: 100, durationS: 4, warmupS: 1, accounts: 100, crashed: 1, onProgress: (e) => events.push(e) })
     assert.equal(point.crashed, 1)
     assert.ok(point.committedTxs > 0, 'n − f validators still commit')
     // Load went to the running validators only: nothing was refused as unreachable.
@@ -49,7 +49,7 @@ describe('runTestnetPoint', { timeout: 120_000 }, () => {
   })
 
   it('kills and restarts a validator mid-load, and the point says the restart happened', async () => {
-    const point = await runTestnetPoint({ validators: 4, rate: 100, durationS: 6, warmupS: 1, accounts: 100, restarts: [{ validator: 1, atS: 2, downS: 2 }] })
+    const point = await runTestnetPoint({ validators: 4, offeredTps: 100, durationS: 6, warmupS: 1, accounts: 100, restarts: [{ validator: 1, atS: 2, downS: 2 }] })
     assert.equal(point.restartsApplied, 1)
     assert.ok(point.committedTxs > 0)
     assert.equal(point.safetyViolations, 0)
@@ -57,6 +57,6 @@ describe('runTestnetPoint', { timeout: 120_000 }, () => {
   })
 
   it('refuses more crashed validators than the committee tolerates before starting anything', async () => {
-    await assert.rejects(runTestnetPoint({ validators: 4, rate: 100, durationS: 1, warmupS: 0, accounts: 10, crashed: 2 }), /crashed validators must be an integer in 0\.\.1/)
+    await assert.rejects(runTestnetPoint({ validators: 4, offeredTps: 100, durationS: 1, warmupS: 0, accounts: 10, crashed: 2 }), /crashed validators must be an integer in 0\.\.1/)
   })
 })
