@@ -24,8 +24,8 @@ const VERIFY_DOMINANT_FRACTION = 0.5
  */
 export const STABILITY_TOLERANCE = 0.15
 
-const round = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'))
-const pct = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`)
+const round = (v: number | null | undefined): string => (v === undefined || v === null || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'))
+const pct = (v: number | null | undefined): string => (v === undefined || v === null || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`)
 const withSpread = (v: number, sd: number | undefined): string => (sd !== undefined && sd > 0 ? `${round(v)} ± ${round(sd)}` : round(v))
 
 function describeLoad(e: Experiment): string {
@@ -77,24 +77,31 @@ function setupSection(r: BenchResults): string[] {
 
 const capacityValue = (c: Capacity): string => `${c.status === 'atLeast' ? `${AT_LEAST} ` : ''}${withSpread(c.e2eTps, c.e2eTpsStdev)}`
 
+/**
+ * The capacity table of one source (the report's and the README's, `npm run bench:publish`):
+ * n, payload, capacity ± stdev, p50/p99 at capacity, capacity/bound and, for real processes,
+ * per-validator CPU per tx. Empty when the source has no capacity.
+ */
+export function capacityTable(capacities: readonly Capacity[], source: Capacity['source']): string[] {
+  const rows = capacities.filter((c) => c.source === source)
+  if (rows.length === 0) return []
+  const cpu = source === 'testnet'
+  return [
+    `| n | payload | capacity tx/s | p50 ms | p99 ms | capacity/bound |${cpu ? ' validator CPU µs/tx |' : ''}`,
+    '|' + ' --- |'.repeat(cpu ? 7 : 6),
+    ...rows
+      .toSorted((a, b) => a.payloadMode.localeCompare(b.payloadMode) || a.validators - b.validators)
+      .map((c) => `| ${c.validators} | ${c.payloadMode} | ${capacityValue(c)} | ${round(c.latencyMs.p50)} | ${round(c.latencyMs.p99)} | ${pct(c.tpsToBound)} |${cpu ? ` ${round(c.validatorCpuUsPerTx)} |` : ''}`),
+    '',
+  ]
+}
+
 /** The answer: per series, the capacity ± stdev and what it costs. */
 function capacitySection(r: BenchResults): string[] {
   if (r.config.rates !== 'capacity') {
     return ['## Capacity', '', 'Not measured: this experiment offers a fixed list of rates. `rates = "capacity"` searches each series for its capacity.', '']
   }
-  const table = (source: Capacity['source']): string[] => {
-    const rows = r.capacities.filter((c) => c.source === source)
-    if (rows.length === 0) return []
-    const cpu = source === 'testnet'
-    return [
-      `| n | payload | capacity tx/s | p50 ms | p99 ms | capacity/bound |${cpu ? ' validator CPU µs/tx |' : ''}`,
-      '|' + ' --- |'.repeat(cpu ? 7 : 6),
-      ...rows
-        .toSorted((a, b) => a.payloadMode.localeCompare(b.payloadMode) || a.validators - b.validators)
-        .map((c) => `| ${c.validators} | ${c.payloadMode} | ${capacityValue(c)} | ${round(c.latencyMs.p50)} | ${round(c.latencyMs.p99)} | ${pct(c.tpsToBound)} |${cpu ? ` ${round(c.validatorCpuUsPerTx)} |` : ''}`),
-      '',
-    ]
-  }
+  const table = (source: Capacity['source']): string[] => capacityTable(r.capacities, source)
   const atLeast = r.capacities.some((c) => c.status === 'atLeast')
   return [
     '## Capacity',

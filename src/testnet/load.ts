@@ -118,9 +118,7 @@ export interface LoadResult extends TraceMetrics {
 }
 
 /** Chain gauges summed or maxed over validators, read from their `/metrics`. */
-export interface ChainGauges {
-  /** Validators that answered. */
-  answered: number
+interface ChainGauges {
   height: number
   round: number
   mempool: number
@@ -129,19 +127,18 @@ export interface ChainGauges {
   mismatches: number
 }
 
-const ZERO_GAUGES: ChainGauges = { answered: 0, height: 0, round: 0, mempool: 0, timeouts: 0, failed: 0, mismatches: 0 }
+const ZERO_GAUGES: ChainGauges = { height: 0, round: 0, mempool: 0, timeouts: 0, failed: 0, mismatches: 0 }
 
 /**
  * Validators run the same chain, so height, round and per-chain counters are the max over those
  * that answer (a node that was down reports less); the mempool is per node and is summed.
  */
-export async function readGauges(targets: readonly string[]): Promise<ChainGauges> {
+async function readGauges(targets: readonly string[]): Promise<ChainGauges> {
   const answers = await Promise.allSettled(targets.map((t) => fetchMetrics(t, AbortSignal.timeout(2_000))))
   const g = { ...ZERO_GAUGES }
   for (const a of answers) {
     if (a.status !== 'fulfilled') continue
     const m = a.value
-    g.answered++
     g.height = Math.max(g.height, m.get('bftlab_committed_height') ?? 0)
     g.round = Math.max(g.round, m.get('bftlab_current_round') ?? 0)
     g.mempool += m.get('bftlab_mempool_txs') ?? 0

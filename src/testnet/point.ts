@@ -5,7 +5,7 @@ import type { RunEnvironment } from '../core/environment.ts'
 import type { ResultPoint } from './report.ts'
 import type { PerturbationStep } from './perturbation-schedule.ts'
 import { survivedSteps } from './perturbations.ts'
-import { TestnetSession, type TestnetEvent } from './testnet.ts'
+import { TestnetSession, type StepStart, type TestnetEvent } from './testnet.ts'
 
 /**
  * One benchmark point measured on a real local testnet: every knob of an experiment mapped onto
@@ -61,6 +61,8 @@ export interface TestnetPointOptions {
 
 /** DESIGN §12 point, plus the faults it ran under. */
 export interface TestnetPoint extends ResultPoint {
+  /** How its step started: on a drained, live chain (TestnetSession.settle). */
+  readonly start: StepStart
   /** Validators down for the whole run. */
   readonly crashed: number
   /** Kill-and-restart steps that took effect and were undone without error. */

@@ -4,7 +4,7 @@ import { loadGenesis, type ChainParams, type LogLevel, type PayloadMode } from '
 import { genesisAccounts, withChainNonces } from './accounts.ts'
 import { describeEnvironment, measureVerifiesPerSec, type RunEnvironment } from '../core/environment.ts'
 import { writeAcks } from './check.ts'
-import { readGauges, runLoad, type LiveSecond, type LoadResult } from './load.ts'
+import { runLoad, type LiveSecond, type LoadResult } from './load.ts'
 import { CpuWindow } from './proc-cpu.ts'
 import { LocalTestnet, type LocalTestnetOptions } from './local-testnet.ts'
 import type { PerturbationSchedule } from './perturbation-schedule.ts'
@@ -83,7 +83,8 @@ export type TestnetLoadSpec = Omit<TestnetSessionSpec, 'perturbable'> & LoadStep
 /** What one run measured, and what it did to the testnet. */
 export interface TestnetLoadOutcome {
   readonly env: RunEnvironment
-  readonly point: ResultPoint
+  /** The §12 point, with how its step started. */
+  readonly point: ResultPoint & { readonly start: StepStart }
   /** Hashes of every tx a validator accepted (`bftlab check --acks`). */
   readonly acknowledged: readonly string[]
   /** Every perturbation step as it took effect and was undone; empty without a schedule. */
@@ -142,6 +143,8 @@ export interface StepStart {
   readonly drained: true
   /** How long the wait for that took. */
   readonly settleMs: number
+  /** Reading the chain's nonces and signing the step's txs, after the settle. */
+  readonly prepareMs: number
   /** 1 for the session's first step, 2 for the next … */
   readonly step: number
 }
@@ -215,19 +218,26 @@ export class TestnetSession {
     return this.#running.map((i) => this.testnet.urls[i]!)
   }
 
-  /** Waits until the chain is drained and live (see SETTLE_TIMEOUT_MS). */
+  /**
+   * Waits until the chain is drained and live (see SETTLE_TIMEOUT_MS). Reads `/status`, not the
+   * `bftlab_mempool_txs` gauge: the gauge is refreshed only by submissions and status reads, so
+   * after a step it keeps the last submission's count while the mempool empties.
+   */
   async settle(signal?: AbortSignal): Promise<number> {
     const started = Date.now()
     let firstHeight: number | undefined
     let last = ''
     for (;;) {
       signal?.throwIfAborted()
-      const g = await readGauges(this.urls)
-      if (g.answered === this.#running.length) {
-        firstHeight ??= g.height
-        if (g.mempool === 0 && g.height > firstHeight) return Date.now() - started
+      const answers = await Promise.allSettled(this.#running.map((i) => this.testnet.status(i, AbortSignal.timeout(2_000))))
+      const views = answers.filter((a) => a.status === 'fulfilled').map((a) => a.value)
+      const height = Math.max(0, ...views.map((v) => v.height))
+      const mempool = views.reduce((sum, v) => sum + v.mempool, 0)
+      if (views.length === this.#running.length) {
+        firstHeight ??= height
+        if (mempool === 0 && height > firstHeight) return Date.now() - started
       }
-      last = `${g.answered} of ${this.#running.length} validators answered, ${g.mempool} txs in mempools, height ${g.height}${firstHeight !== undefined ? ` (from ${firstHeight})` : ''}`
+      last = `${views.length} of ${this.#running.length} validators answered, ${mempool} txs in mempools, height ${height}${firstHeight !== undefined ? ` (from ${firstHeight})` : ''}`
       if (Date.now() - started > SETTLE_TIMEOUT_MS) {
         throw new TestnetNotSettledError(`testnet in ${this.testnet.dir} did not drain and commit within ${SETTLE_TIMEOUT_MS / 1_000} s before step ${this.#steps + 1}: ${last}`)
       }
@@ -244,11 +254,13 @@ export class TestnetSession {
     const { signal } = hooks
     const emit = hooks.onEvent ?? this.#emit
     const settleMs = await this.settle(signal)
+    const preparing = Date.now()
     this.#steps++
     const urls = this.urls
     const genesis = await loadGenesis(this.testnet.genesisPath)
     const accounts = await withChainNonces(urls[0]!, genesisAccounts(genesis, this.testnet.genesisPath))
     const txs = await presignTransfers(accounts, Math.ceil(load.offeredTps * load.durationS), load.tx)
+    const prepareMs = Date.now() - preparing
     emit({ kind: 'loading', offeredTps: load.offeredTps, durationS: load.durationS, warmupS: load.warmupS })
     const pids = this.#running.map((i) => this.testnet.processes.pid(i)).filter((pid) => pid !== undefined)
     const cpu = new CpuWindow(pids)
@@ -280,7 +292,7 @@ export class TestnetSession {
       await perturbing
     }
     const perturbations = await perturbing
-    const start: StepStart = { drained: true, settleMs, step: this.#steps }
+    const start: StepStart = { drained: true, settleMs, prepareMs, step: this.#steps }
     const point = { ...loadPoint(this.#spec.validators, result, this.env, cpuCounters(cpuMs, result)), start }
     await hooks.onMeasured?.(this.env, point, { acknowledged: result.acknowledged, perturbations })
     return { env: this.env, point, acknowledged: result.acknowledged, perturbations }
