@@ -78,6 +78,11 @@ export class SweepProgress {
     this.#totalRuns = Math.max(this.#completed, this.#totalRuns + runs)
   }
 
+  /** A message of its own line (a series' outcome), kept when the progress line rewrites itself. */
+  note(text: string): void {
+    this.#sink.write(this.#sink.isTTY === true ? `\r\x1b[2K${text}\n` : `${text}\n`)
+  }
+
   finish(): void {
     const line = `[${this.#opts.label}] ${this.#completed} runs in ${formatDuration(this.#now() - this.#startedAt)}`
     this.#sink.write(this.#sink.isTTY === true ? `\r\x1b[2K${line}\n` : `${line}\n`)

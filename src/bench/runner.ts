@@ -180,6 +180,11 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
           const finals = outcome.steps.filter((s) => s.role === 'final').map((s) => s.result)
           const found = capacityOf(opts.source, validators, payloadMode, outcome, finals, bound, opts.boundPoints === true, (now() - seriesStart) / 1_000)
           capacities.push(found)
+          progress.note(
+            found.status === 'atLeast'
+              ? `${where}: kept up at --max-tps ${capacity.maxTps} tx/s, so its capacity is at least that; raise --max-tps to find it`
+              : `${where}: capacity ${Math.round(found.e2eTps)} ± ${Math.round(found.e2eTpsStdev)} tx/s (offered ${found.offeredTps}, misses at ${found.failingTps}; ${found.finalsMeetingCriteria} of ${found.finalRuns} finals met the criteria)`,
+          )
           if (found.boundTps !== undefined && found.tpsToBound !== undefined && found.status === 'found') lastToBound.set(payloadMode, found.tpsToBound)
         } else {
           for (const offeredTps of experiment.rates) {

@@ -100,6 +100,14 @@ test('a capacity sweep searches each series, keeps every run with its role, and 
   assert.equal(atCapacity.runs, runs.filter((r) => r.spec.validators === 4 && r.spec.offeredTps === n4.offeredTps).length)
 })
 
+test('a series that keeps up at maxTps says so and how to find its capacity', async () => {
+  const e = experiment({ validators: [4], rates: 'capacity', capacity: { startTps: 1000, maxTps: 2000 } })
+  const out = sink()
+  const { capacities } = await runSweep({ experiment: e, source: 'testnet', validators: [4], openSeries: fakeSeries(), progress: out })
+  assert.equal(capacities[0]!.status, 'atLeast')
+  assert.ok(out.lines.some((l) => l.startsWith('testnet n=4 batches: kept up at --max-tps 2000 tx/s, so its capacity is at least that; raise --max-tps')))
+})
+
 test('without startTps a series starts from the verify bound, then from the previous count’s capacity/bound', async () => {
   const e = experiment({ validators: [4, 7], rates: 'capacity' })
   const { runs, capacities } = await runSweep({ experiment: e, source: 'testnet', validators: e.validators, openSeries: fakeSeries(), machineBoundTps: (n) => 40_000 / n, boundPoints: true, progress: sink() })
@@ -146,7 +154,8 @@ test('a capacity sweep’s total is an estimate, corrected by each finished seri
   // Estimate: (6 search + 3 final) × 2 series.
   assert.match(out.lines[0]!, /run 1\/~18 /)
   const n4Runs = runs.filter((r) => r.spec.validators === 4).length
-  assert.match(out.lines[n4Runs]!, new RegExp(`run ${n4Runs + 1}/~${n4Runs + 9} `))
+  assert.match(out.lines[n4Runs]!, /^testnet n=4 batches: capacity \d+ ± \d+ tx\/s \(offered \d+, misses at \d+; 3 of 3 finals met the criteria\)/)
+  assert.match(out.lines[n4Runs + 1]!, new RegExp(`run ${n4Runs + 1}/~${n4Runs + 9} `))
 })
 
 test('a result that does not match DESIGN §12 fails with the point and the field', async () => {
