@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { emptyTrace } from '../../src/sim/result-point.ts'
 import { runTestnetPoint, TestnetSeries, type TestnetPoint } from '../../src/testnet/point.ts'
-import type { TestnetEvent } from '../../src/testnet/testnet.ts'
+import { nextNonces, type TestnetEvent } from '../../src/testnet/testnet.ts'
 import { processesMentioning } from './helpers.ts'
 
 describe('runTestnetPoint', { timeout: 180_000 }, () => {
@@ -56,7 +57,7 @@ describe('runTestnetPoint', { timeout: 180_000 }, () => {
     assert.equal(point.stateRootMismatches, 0)
   })
 
-  it('steps one series on one set of validators: each step starts drained, signs from the chain’s nonces, and commits every tx', async () => {
+  it('steps one series on one set of validators: each step starts drained, continues every sender’s nonces, and commits every tx', async () => {
     const events: TestnetEvent[] = []
     const series = await TestnetSeries.open({ validators: 4, durationS: 3, warmupS: 1, accounts: 50, drainS: 5 }, (e) => events.push(e))
     const points: TestnetPoint[] = []
@@ -84,5 +85,32 @@ describe('runTestnetPoint', { timeout: 180_000 }, () => {
 
   it('refuses more crashed validators than the committee tolerates before starting anything', async () => {
     await assert.rejects(runTestnetPoint({ validators: 4, offeredTps: 100, durationS: 1, warmupS: 0, accounts: 10, crashed: 2 }), /crashed validators must be an integer in 0\.\.1/)
+  })
+})
+
+describe('nextNonces', () => {
+  const account = (i: number, nextNonce: bigint) => ({ publicKey: new Uint8Array([i]), secretKey: new Uint8Array([i]), nextNonce })
+
+  it('advances each sender by its txs seen committed in nonce order, and leaves to the chain only a sender whose first uncommitted tx was admitted', () => {
+    // Two senders: tx j is sender j mod 2's, nonces 10, 11, 12 … and 20, 21, 22 ….
+    const accounts = [account(0, 10n), account(1, 20n)]
+    const trace = emptyTrace(8, 0, 1_000)
+    trace.submitMs.fill(100)
+    // Sender 0: txs 0, 2 committed, 4 refused, 6 committed after the gap (it failed: no advance).
+    for (const j of [0, 2, 6]) trace.commitMs[j] = 200
+    trace.rejected[4] = 1
+    // Sender 1: tx 1 committed, tx 3 admitted but not seen committed: it may have committed after the load stopped following.
+    trace.commitMs[1] = 200
+    const [s0, s1] = nextNonces(accounts, trace)
+    assert.equal((s0 as { nextNonce: bigint }).nextNonce, 12n)
+    assert.ok(!('nextNonce' in s1!))
+    // Never sent (the queue's tail when submission ended): the nonce stays where the committed prefix left it.
+    const unsent = emptyTrace(4, 0, 1_000)
+    unsent.submitMs[0] = 100
+    unsent.commitMs[0] = 200
+    unsent.submitMs[1] = 100
+    unsent.commitMs[1] = 200
+    const after = nextNonces(accounts, unsent)
+    assert.deepEqual(after.map((a) => (a as { nextNonce: bigint }).nextNonce), [11n, 21n])
   })
 })
