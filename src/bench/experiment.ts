@@ -56,8 +56,9 @@ export type NetworkProfile = z.output<typeof networkSchema>
 const capacitySchema = z
   .object({
     /**
-     * First rate tried; absent: `startFraction` × this machine's verify bound for n (or, from the
-     * second validator count on, the capacity/bound the previous count measured).
+     * First rate tried; absent: `startFraction` × this machine's verify bound for n, or once one
+     * is measured, the capacity/bound of the same count in another payload mode or of the
+     * previous count, times the bound for n.
      */
     startTps: positive.optional(),
     /** Fraction of the verify bound to start at when nothing better is known. */

@@ -31,7 +31,7 @@ const withSpread = (v: number, sd: number | undefined): string => (sd !== undefi
 function describeLoad(e: Experiment): string {
   if (e.rates !== 'capacity') return `offered rates ${e.rates.join(', ')} tx/s, ${runsPerRate(e)} run(s) each`
   const c = capacityOptions(e)
-  const start = c.startTps !== undefined ? `${c.startTps} tx/s` : `${c.startFraction} × the verify bound (from the second count on: the previous count's capacity/bound)`
+  const start = c.startTps !== undefined ? `${c.startTps} tx/s` : `${c.startFraction} × the verify bound, once one is measured the capacity/bound of the same count in another payload mode or of the previous count`
   return `capacity search from ${start}, within ${c.minTps}–${c.maxTps} tx/s, to ${c.precision * 100}%, ${c.finalRuns} final runs`
 }
 

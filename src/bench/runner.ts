@@ -136,7 +136,12 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const capacities: Capacity[] = []
   const runs: RunRecord[] = []
   const aborted = (): boolean => opts.signal?.aborted === true
-  /** Capacity / bound of the last count measured per payload mode: the next count's first guess. */
+  /**
+   * Capacity / bound measured so far, for the next series' first guess: at the same count in
+   * another payload mode if measured (modes differ less than counts do), else the last count of
+   * the same mode (capacity/bound falls with n, so that guess errs high by one halving at most).
+   */
+  const toBoundByCount = new Map<number, number>()
   const lastToBound = new Map<string, number>()
   let interrupted = false
 
@@ -147,7 +152,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
         break sweep
       }
       const bound = opts.machineBoundTps?.(validators)
-      const startTps = capacity.startTps ?? (bound !== undefined ? (lastToBound.get(payloadMode) ?? capacity.startFraction) * bound : capacity.minTps)
+      const startTps = capacity.startTps ?? (bound !== undefined ? (toBoundByCount.get(validators) ?? lastToBound.get(payloadMode) ?? capacity.startFraction) * bound : capacity.minTps)
       const firstRate = experiment.rates === 'capacity' ? startTps : experiment.rates[0]!
       const seriesRuns: RunRecord[] = []
       const seriesStart = now()
@@ -185,7 +190,10 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
               ? `${where}: kept up at --max-tps ${capacity.maxTps} tx/s, so its capacity is at least that; raise --max-tps to find it`
               : `${where}: capacity ${Math.round(found.e2eTps)} ± ${Math.round(found.e2eTpsStdev)} tx/s (offered ${found.offeredTps}, misses at ${found.failingTps}; ${found.finalsMeetingCriteria} of ${found.finalRuns} finals met the criteria)`,
           )
-          if (found.boundTps !== undefined && found.tpsToBound !== undefined && found.status === 'found') lastToBound.set(payloadMode, found.tpsToBound)
+          if (found.boundTps !== undefined && found.tpsToBound !== undefined && found.status === 'found') {
+            lastToBound.set(payloadMode, found.tpsToBound)
+            toBoundByCount.set(validators, found.tpsToBound)
+          }
         } else {
           for (const offeredTps of experiment.rates) {
             for (let run = 1; run <= runsPerRate(experiment); run++) await measure(runner, offeredTps, 'fixed', run)

@@ -108,14 +108,17 @@ test('a series that keeps up at maxTps says so and how to find its capacity', as
   assert.ok(out.lines.some((l) => l.startsWith('testnet n=4 batches: kept up at --max-tps 2000 tx/s, so its capacity is at least that; raise --max-tps')))
 })
 
-test('without startTps a series starts from the verify bound, then from the previous count’s capacity/bound', async () => {
-  const e = experiment({ validators: [4, 7], rates: 'capacity' })
+test('without startTps a series starts from the verify bound, then from the capacity/bound measured at the same count or the previous one', async () => {
+  const e = experiment({ validators: [4, 7], rates: 'capacity', payloadModes: ['batches', 'full-block'] })
   const { runs, capacities } = await runSweep({ experiment: e, source: 'testnet', validators: e.validators, openSeries: fakeSeries(), machineBoundTps: (n) => 40_000 / n, boundPoints: true, progress: sink() })
   // 0.25 × 10,000 at n=4.
   assert.equal(runs[0]!.spec.offeredTps, 2500)
-  const n4 = capacities[0]!
-  const first7 = runs.find((r) => r.spec.validators === 7)!
-  assert.equal(first7.spec.offeredTps, Math.round(n4.tpsToBound! * (40_000 / 7)))
+  const first = (n: number, mode: string) => runs.find((r) => r.spec.validators === n && r.spec.payloadMode === mode)!.spec.offeredTps
+  const toBound = (n: number) => capacities.find((c) => c.validators === n && c.payloadMode === 'batches')!.tpsToBound!
+  // n=7 batches: n=4 batches' capacity/bound × n=7's bound; full-block: the same count's batches.
+  assert.equal(first(7, 'batches'), Math.round(toBound(4) * (40_000 / 7)))
+  assert.equal(first(4, 'full-block'), Math.round(toBound(4) * 10_000))
+  assert.equal(first(7, 'full-block'), Math.round(toBound(7) * (40_000 / 7)))
 })
 
 test('a fixed rate list is measured in full even past saturation', async () => {
