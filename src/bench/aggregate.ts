@@ -2,6 +2,7 @@ import type { PayloadMode } from '../node/config.ts'
 import { tpsToBound, type ResultPoint } from '../sim/result-point.ts'
 import { mean, stdev, type LatencySummary } from '../testnet/stats.ts'
 import type { PointSpec } from './experiment.ts'
+import { keptUp } from './search.ts'
 
 /** Where a point was measured: real processes on this machine, or the deterministic simulator. */
 export type PointSource = 'testnet' | 'sim'
@@ -124,11 +125,6 @@ export function aggregateRuns(source: PointSource, spec: PointSpec, results: rea
     ...(results.length >= 2 ? { e2eTpsSpread: runSpread(results.map((r) => r.e2eTps)) } : {}),
     stdev: spread,
   }
-}
-
-/** The run's sustained rate reached `achievedRatio` of what was offered. */
-export function keptUp(p: Pick<ResultPoint, 'e2eTps' | 'offeredTps'>, achievedRatio: number): boolean {
-  return p.e2eTps >= achievedRatio * p.offeredTps
 }
 
 /** One curve: the points of one source, validator count and payload mode, by offered rate. */

@@ -3,6 +3,7 @@ import { groupSeries, type AggregatedPoint } from './aggregate.ts'
 import { capacityOptions, runsPerRate, type Experiment } from './experiment.ts'
 import { AT_LEAST, type Plot } from './plots.ts'
 import { criteriaOf, type BenchResults, type Capacity, type RunRecord } from './runner.ts'
+import { keptUp } from './search.ts'
 
 /**
  * report.md: the capacity table first, then how it was found (criteria and every search step),
@@ -200,11 +201,11 @@ function stabilitySection(r: BenchResults): string[] {
 }
 
 /** What the numbers at a series' capacity say about its bottleneck. */
-function limitNotes(cap: Capacity, points: readonly AggregatedPoint[]): string | undefined {
+function limitNotes(cap: Capacity, points: readonly AggregatedPoint[], achievedRatio: number): string | undefined {
   const at = points.find((p) => p.source === cap.source && p.validators === cap.validators && p.payloadMode === cap.payloadMode && p.offeredTps === cap.offeredTps)
   if (at === undefined) return undefined
   const notes: string[] = []
-  if (at.achievedSubmitTps < 0.95 * at.offeredTps) {
+  if (!keptUp({ e2eTps: at.achievedSubmitTps, offeredTps: at.offeredTps }, achievedRatio)) {
     notes.push(`the API accepted only ${round(at.achievedSubmitTps)} of ${round(at.offeredTps)} tx/s offered (${round(at.rejectedTxs)} rejected): admission or the load generator limits, not ordering`)
   }
   if (cap.tpsToBound !== undefined && cap.tpsToBound >= VERIFY_DOMINANT_FRACTION) {
@@ -243,7 +244,7 @@ function comparisonNotes(r: BenchResults): string[] {
 }
 
 export function benchReport(r: BenchResults, plots: readonly Plot[]): string {
-  const limits = r.capacities.map((c) => limitNotes(c, r.points)).filter((l) => l !== undefined)
+  const limits = r.capacities.map((c) => limitNotes(c, r.points, criteriaOf(r.config).achievedRatio)).filter((l) => l !== undefined)
   const comparisons = comparisonNotes(r)
   return [
     `# Benchmark: ${r.config.name}`,

@@ -28,8 +28,13 @@ export interface CapacityCriteria {
   readonly timeoutsFail: boolean
 }
 
+/** The run's sustained rate reached `achievedRatio` of what was offered: the chain kept up. */
+export function keptUp(p: Pick<ResultPoint, 'e2eTps' | 'offeredTps'>, achievedRatio: number): boolean {
+  return p.e2eTps >= achievedRatio * p.offeredTps
+}
+
 export function shortfall(p: ResultPoint, c: CapacityCriteria): Shortfall | undefined {
-  if (!(p.e2eTps >= c.achievedRatio * p.offeredTps)) return 'throughput'
+  if (!keptUp(p, c.achievedRatio)) return 'throughput'
   if (!(p.latencyMs.p50 <= c.latencyCapMs)) return 'latency'
   if (c.timeoutsFail && p.timeouts > 0) return 'timeouts'
   return undefined
