@@ -1,11 +1,11 @@
 import { endianness } from 'node:os'
 import sodium from 'sodium-native'
+import type { Account } from '../core/account.ts'
 import { Writer } from '../core/codec.ts'
 import { HASH_BYTES, bytesEqualAt, sha256 } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { SlotIndex } from '../core/slot-index.ts'
 import { laneSums, type LaneSums } from './lane-sums.ts'
-import type { Account } from './state.ts'
 
 /**
  * LtHash16 (Bellare–Micciancio multiset hash as used by Facebook's "Securing update propagation

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { Piscina } from 'piscina'
+import type { Account } from '../core/account.ts'
 import { Writer } from '../core/codec.ts'
 import { HASH_BYTES } from '../core/hash.ts'
 import { encodedTxLength, writeTx, type Tx } from '../core/tx.ts'
@@ -28,7 +29,7 @@ import {
   type BlockSizes,
   type BlockViews,
 } from './shared-block.ts'
-import { FEE_SINK, FEE_SINK_ID, type Account, type AccountId, type SlotId, type WorldState } from './state.ts'
+import { FEE_SINK, FEE_SINK_ID, type AccountId, type SlotId, type WorldState } from './state.ts'
 import type { BlockTask, BlockTaskResult, TestDelay, WorkerTask } from './wire.ts'
 import { runBlockShare } from './worker.ts'
 

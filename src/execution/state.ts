@@ -1,12 +1,8 @@
+import type { Account } from '../core/account.ts'
 import { HASH_BYTES, fromHex, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import type { Address } from '../core/tx.ts'
 import { StateCommitment } from './commitment.ts'
-
-export interface Account {
-  readonly balance: bigint
-  readonly nonce: bigint
-}
 
 /**
  * Fees are credited to this well-known address (all zeros, included in every genesis) so the

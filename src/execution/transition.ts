@@ -1,7 +1,8 @@
+import type { Account } from '../core/account.ts'
 import { HASH_BYTES, bytesEqual, sha256, toHex } from '../core/hash.ts'
 import type { Tx } from '../core/tx.ts'
 import { iterateSha256 } from './compute-kernel.ts'
-import { FEE_SINK, type Account, type AccountId, type SlotId, type StateReader } from './state.ts'
+import { FEE_SINK, type AccountId, type SlotId, type StateReader } from './state.ts'
 
 /**
  * The state transition of one tx, shared verbatim by the sequential oracle, the main thread of

@@ -1,3 +1,4 @@
+import type { Account } from '../core/account.ts'
 import { HASH_BYTES, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { Prng } from '../core/prng.ts'
@@ -17,7 +18,7 @@ import {
   drainBlock,
   type BlockViews,
 } from './shared-block.ts'
-import type { Account, AccountId, SlotId, StateReader } from './state.ts'
+import type { AccountId, SlotId, StateReader } from './state.ts'
 import { BlockOverlay, applyTx, burnCompute } from './transition.ts'
 import type { BlockTask, BlockTaskResult, TestDelay, WorkerTask } from './wire.ts'
 

@@ -12,10 +12,11 @@ import { verifyOnce, type VerifiedTxs } from './verified-txs.ts'
  */
 export const DEFAULT_CACHED_BATCHES = 4_096
 
-/** The NodeStore methods the batch store persists through. */
+/** The node store's batch repository, as the batch store persists through it. */
 export interface BatchPersistence {
-  putBatch(digest: Uint8Array, encoded: Uint8Array): Promise<void>
-  getBatch(digest: Uint8Array): Promise<Uint8Array | undefined>
+  put(digest: Uint8Array, encoded: Uint8Array): Promise<void>
+  /** The batch's bytes, checked against the digest they are stored under. */
+  get(digest: Uint8Array): Promise<Uint8Array | undefined>
 }
 
 /**
@@ -151,7 +152,7 @@ export class BatchStore {
           `tx ${bad} (${toHex(hashes[bad]!)}) has an invalid signature`,
       )
     }
-    await this.modules.store.putBatch(stored.digest, stored.encoded)
+    await this.modules.store.put(stored.digest, stored.encoded)
     this.remember(stored)
     return stored
   }
@@ -184,8 +185,8 @@ export class BatchStore {
       this.remember(cached)
       return cached
     }
-    // getBatch checks the bytes against the digest, so what decodes here was verified on put.
-    const encoded = await this.modules.store.getBatch(digest)
+    // The repository checks the bytes against the digest, so what decodes here was verified on put.
+    const encoded = await this.modules.store.get(digest)
     if (encoded === undefined) return undefined
     const stored = storedBatch(digest, encoded)
     this.remember(stored)

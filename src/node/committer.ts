@@ -159,7 +159,7 @@ export class BlockCommitter {
 
   /** A block committed again (the core re-learning blocks we got by sync) must be the same one. */
   async #checkAlreadyCommitted(block: Block): Promise<void> {
-    const ours = await this.#m.store.getBlockByHeight(block.height)
+    const ours = await this.#m.store.blockAt(block.height)
     if (ours !== undefined && !bytesEqual(ours.id, block.id)) {
       this.#m.log.fatal({ height: block.height, committed: toHex(ours.id), conflicting: toHex(block.id) }, 'SAFETY VIOLATION: two different blocks committed at one height')
     }

@@ -127,7 +127,7 @@ export class ValidatorNode implements NodeApi {
         await store.initGenesis({ block: genesisBlk, writes: toStoredWrites({ accounts: new Map([...initial.accountEntries()].map(([a, acc]) => [toHex(a), acc])), slots: new Map() }), root: initial.root() })
       }
       const state = await loadState(store)
-      const stored = await store.getBlockByHeight(0)
+      const stored = await store.blockAt(0)
       if (stored === undefined || !bytesEqual(stored.id, genesisBlk.id)) {
         throw new Error(`storage at ${nc.dataDir} holds another chain (genesis ${stored ? toHex(stored.id) : 'missing'}, expected ${toHex(genesisBlk.id)} from ${nc.genesis}); use a fresh dataDir`)
       }
@@ -149,10 +149,10 @@ export class ValidatorNode implements NodeApi {
       const executor = nc.executorWorkers > 0 ? new ParallelExecutor({ workers: nc.executorWorkers }) : undefined
       if (executor) cleanup.push(() => executor.close())
 
-      const committed = (await store.getBlockByHeight(store.committedHeight()))!
-      const safety = await store.loadSafety()
-      const recovery = await store.loadRecovery()
-      const storedEvidence = await store.loadEvidence(EVIDENCE_IN_MEMORY)
+      const committed = (await store.blockAt(store.committedHeight()))!
+      const safety = await store.safety.load()
+      const recovery = await store.safety.loadRecovery()
+      const storedEvidence = await store.evidence.newest(EVIDENCE_IN_MEMORY)
       const node = new ValidatorNode({
         config,
         log,
@@ -182,9 +182,9 @@ export class ValidatorNode implements NodeApi {
   #wire(
     genesis: Block,
     committed: Block,
-    safety: Awaited<ReturnType<NodeStore['loadSafety']>>,
-    recovery: Awaited<ReturnType<NodeStore['loadRecovery']>>,
-    storedEvidence: Awaited<ReturnType<NodeStore['loadEvidence']>>,
+    safety: Awaited<ReturnType<NodeStore['safety']['load']>>,
+    recovery: Awaited<ReturnType<NodeStore['safety']['loadRecovery']>>,
+    storedEvidence: Awaited<ReturnType<NodeStore['evidence']['newest']>>,
   ): Wired {
     const { node: nc, genesis: g } = this.config
     const params = g.params
@@ -192,13 +192,13 @@ export class ValidatorNode implements NodeApi {
     const election = new RoundRobin(committee.n)
     const verified = new VerifiedTxs()
     const queue = new BatchQueue()
-    const evidence = new EvidenceLog({ committee, store: this.store, metrics: this.metrics, log: this.log }, storedEvidence)
+    const evidence = new EvidenceLog({ committee, store: this.store.evidence, metrics: this.metrics, log: this.log }, storedEvidence)
     const equivocations = new EquivocationWatch(committee, (first, second) => {
       evidence.record({ kind: 'equivocation', offender: first.author, first: { type: 'proposal', block: first }, second: { type: 'proposal', block: second } })
     })
     // Every block we learn of (proposal, fetched ancestor, synced, our own) is checked for equivocation.
     const recent = new RecentBlocks((block) => equivocations.observe(block))
-    const batches = new BatchStore({}, { store: this.store, verifier: this.#verifier, verified })
+    const batches = new BatchStore({}, { store: this.store.batches, verifier: this.#verifier, verified })
     const others = (first: number): number[] => {
       const order = [first, ...committee.publicKeys.map((_, i) => (first + 1 + i) % committee.n)]
       return [...new Set(order)].filter((i) => i !== this.index)
@@ -215,7 +215,7 @@ export class ValidatorNode implements NodeApi {
         accounts: { getAccount: (address) => this.state.get(address) },
         verifier: this.#verifier,
         verified,
-        isCommitted: (hashes) => this.store.hasTxs(hashes),
+        isCommitted: (hashes) => this.store.txIndex.hasMany(hashes),
         onBatch: (packed) => {
           this.metrics.batchSize.observe(packed.batch.txs.length)
           queue.add(packed.batch, packed.digest)
@@ -317,7 +317,7 @@ export class ValidatorNode implements NodeApi {
       core,
       this.index,
       {
-        persistSafety: (s, recovery) => this.store.saveSafety(s, recovery),
+        persistSafety: (s, recovery) => this.store.safety.save(s, recovery),
         transmit: byzantine === undefined ? honest : (action) => byzantine.transmit(action),
         fetchPayload: (block) => payload.ensure(block),
         fetchBlock: (id, from) => {
@@ -342,7 +342,7 @@ export class ValidatorNode implements NodeApi {
         commit: (blocks, proof) => {
           // The block the proof certifies backs our commit in sync answers; keep it on disk.
           const certified = recent.get(proof.blockId)
-          if (certified !== undefined) this.store.putBlock(certified).catch((err: unknown) => this.log.warn({ err }, 'storing certified block failed'))
+          if (certified !== undefined) this.store.blocks.put(certified.id, certified).catch((err: unknown) => this.log.warn({ err }, 'storing certified block failed'))
           committer.enqueue(blocks, proof).catch(() => undefined)
         },
         timerExpired: (round) => {
@@ -481,7 +481,7 @@ export class ValidatorNode implements NodeApi {
   }
 
   async txStatus(hash: Uint8Array): Promise<TxStatus> {
-    const record = await this.store.getTx(hash)
+    const record = await this.store.txIndex.get(hash)
     if (record !== undefined) {
       return record.status === 'ok' ? { status: 'committed', height: record.height } : { status: 'failed', height: record.height, reason: record.reason ?? 'failed' }
     }
@@ -494,9 +494,9 @@ export class ValidatorNode implements NodeApi {
 
   async committedBlock(height: number): Promise<{ block: Block; txHashes: readonly Uint8Array[] } | undefined> {
     if (height > this.committer.height) return undefined
-    const block = await this.store.getBlockByHeight(height)
+    const block = await this.store.blockAt(height)
     if (block === undefined) return undefined
-    const receipts = (await this.store.getReceipts(height)) ?? []
+    const receipts = (await this.store.receipts.get(height)) ?? []
     return { block, txHashes: receipts.map((r) => r.txHash) }
   }
 
@@ -579,14 +579,14 @@ function batchAuthorOf(encoded: Uint8Array): string | undefined {
 
 /** Rebuilds the in-memory state from the store and checks it against the stored root. */
 async function loadState(store: NodeStore): Promise<WorldState> {
-  const accounts = await store.loadAllAccounts()
+  const accounts = await store.accounts.entries()
   const slots: [Uint8Array, Uint8Array][] = []
-  for (const [key, value] of await store.loadComputeState()) {
+  for (const [key, value] of await store.computeState.entries()) {
     const id = slotIdOfStoredKey(key)
     if (id === undefined || !(value instanceof Uint8Array)) throw new StorageCorruptionError(store.dir, `compute state entry ${key} is not a slot written by this node`)
     slots.push([fromHex(id), value])
   }
-  const state = WorldState.fromEntries([...accounts].map(([hex, a]) => [fromHex(hex), a] as const), slots)
+  const state = WorldState.fromEntries(accounts.map(([hex, a]) => [fromHex(hex), a] as const), slots)
   const stored = store.chainMeta().stateRoot
   if (!bytesEqual(state.root(), stored)) {
     throw new StorageCorruptionError(store.dir, `state root recomputed from the stored accounts is ${toHex(state.root())}, but the chain meta records ${toHex(stored)}`)

@@ -202,11 +202,11 @@ export class BlockSync {
     this.#source = {
       committedHeight: () => committer.height,
       committedAt: async (height) => {
-        const block = await store.getBlockByHeight(height)
-        const proof = await store.getCommitProof(height)
+        const block = await store.blockAt(height)
+        const proof = await store.commitProofs.get(height)
         return block === undefined || proof === undefined ? undefined : { block, proof }
       },
-      blockById: async (id) => recent.get(id) ?? (await store.getBlock(id)),
+      blockById: async (id) => recent.get(id) ?? (await store.blocks.get(id)),
     }
   }
 
