@@ -60,7 +60,8 @@ export interface ParallelExecuteOptions extends ExecuteOptions {
   readonly testFillPauseMs?: number
 }
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url).href
+/** The executor's piscina worker (also what exec-bench's calibration runs its pure compute on). */
+export const WORKER_URL = new URL('./worker.ts', import.meta.url).href
 
 /**
  * Parallel block execution by worker self-scheduling over shared memory (Block-STM's

@@ -1,10 +1,9 @@
 import type { Command } from 'commander'
 import { LIMITS } from '../../core/limits.ts'
-import { LOG_LEVELS, PAYLOAD_MODES, type LogLevel, type PayloadMode } from '../../node/config.ts'
+import { DEFAULT_ACCOUNTS, LOG_LEVELS, PAYLOAD_MODES, type LogLevel, type PayloadMode } from '../../node/config.ts'
 import { COMPACT_SYNTAX_HELP, formatStep, readSchedule } from '../../testnet/perturbation-schedule.ts'
 import { runTestnet } from '../../testnet/testnet.ts'
 import { integer, number, oneOf } from '../options.ts'
-import { DEFAULT_ACCOUNTS } from './init.ts'
 import { interruptSignal } from '../interrupt.ts'
 
 /**
