@@ -1,9 +1,9 @@
 import type { Block, Payload } from '../core/block.ts'
 import { toHex } from '../core/hash.ts'
+import type { Logger } from '../core/logger.ts'
 import type { QuorumCert } from '../core/vote.ts'
 import type { ConsensusCore } from '../consensus/core.ts'
 import type { ConsensusAction, ConsensusEvent, RecoveryState, SafetyState, SendAction } from '../consensus/types.ts'
-import type { Logger } from './logger.ts'
 
 /** What a leader proposes with, gathered synchronously from local state. */
 export interface ProposalContents {

@@ -3,12 +3,12 @@ import type { Block } from '../core/block.ts'
 import { DecodeError, Writer, decodeWith } from '../core/codec.ts'
 import { HASH_BYTES, toHex } from '../core/hash.ts'
 import { LIMITS } from '../core/limits.ts'
-import { BatchRejectedError, type BatchStore } from '../mempool/batch-store.ts'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../core/logger.ts'
+import { BatchRejectedError, type BatchStore } from './batch-store.ts'
 
 /**
  * Payload availability (`/bftlab/sync-batches/1`): a validator votes for a block only once it
- * holds every batch the block references (DESIGN §5), and must hold them to execute it after
+ * holds every batch the block references (docs/design.md, "Batches"), and must hold them to execute it after
  * commit. Missing batches are requested by digest from the block's author first (it proposed
  * them, so it has them), then from every other validator.
  */
