@@ -1,10 +1,7 @@
 import type { Logger } from '../core/logger.ts'
-import type { ConsensusAction } from '../consensus/types.ts'
+import type { ObservedAction } from '../consensus/apply-actions.ts'
 import type { EvidenceLog } from './evidence.ts'
 import type { NodeMetrics } from './metrics.ts'
-
-/** The core's informational actions: nothing to carry out, only to count, log or record. */
-export type ObservedAction = Extract<ConsensusAction, { type: 'roundChanged' | 'evidence' | 'rejected' }>
 
 /**
  * The core's rejection reasons are free text; the ones from a failed signature check (core
