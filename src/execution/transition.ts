@@ -40,18 +40,18 @@ export class BlockOverlay implements StateReader {
   readonly accounts = new Map<AccountId, Account>()
   readonly slots = new Map<SlotId, Uint8Array>()
   feeSinkCredit = 0n
-  private readonly base: StateReader
+  readonly #base: StateReader
 
   constructor(base: StateReader) {
-    this.base = base
+    this.#base = base
   }
 
   account(id: AccountId): Account | undefined {
-    return this.accounts.get(id) ?? this.base.account(id)
+    return this.accounts.get(id) ?? this.#base.account(id)
   }
 
   slot(id: SlotId): Uint8Array | undefined {
-    return this.slots.get(id) ?? this.base.slot(id)
+    return this.slots.get(id) ?? this.#base.slot(id)
   }
 }
 
