@@ -5,7 +5,7 @@ import { HASH_BYTES, bytesEqual, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { decodeQc, encodeQc, type QuorumCert } from '../core/vote.ts'
 import type { RecoveryState, SafetyState } from '../consensus/types.ts'
-import { Bucket, bucketKey, heightKey, heightOfKey, namedKey } from './buckets.ts'
+import { Bucket, bucketKey, heightKey, heightOfKey, namedKey, type BucketId } from './buckets.ts'
 import { CommittedTxFilter } from './committed-txs.ts'
 import { crashPoint } from './crash-point.ts'
 import type { Database, Op } from './database.ts'
@@ -56,12 +56,15 @@ function byHeight(bucket: (typeof Bucket)['committedBlockId' | 'commitProof' | '
   }
 }
 
+/** Buckets keyed by a 32-byte hash (block id, batch digest, tx hash). */
+function byHash(bucket: (typeof Bucket)['block' | 'batch' | 'txIndex']) {
+  return { bucket, key: (hash: Uint8Array) => bucketKey(bucket, hash), idOf: (key: Uint8Array) => key.subarray(1) }
+}
+
 /** block id (32) -> Block; committed and not-yet-committed blocks. */
 export function blockRepository(db: Database): Repository<Uint8Array, Block> {
   return new Repository(db, {
-    bucket: Bucket.block,
-    key: (id) => bucketKey(Bucket.block, id),
-    idOf: (key) => key.subarray(1),
+    ...byHash(Bucket.block),
     describe: (id) => `block ${toHex(id)}`,
     encode: encodeBlock,
     decode: decodeBlock,
@@ -93,9 +96,7 @@ export function receiptRepository(db: Database): Repository<number, readonly Sto
 /** batch digest -> the batch's canonical bytes, checked against the digest they are stored under. */
 export function batchRepository(db: Database): Repository<Uint8Array, Uint8Array> {
   return new Repository(db, {
-    bucket: Bucket.batch,
-    key: (digest) => bucketKey(Bucket.batch, digest),
-    idOf: (key) => key.subarray(1),
+    ...byHash(Bucket.batch),
     describe: (digest) => `batch ${toHex(digest)}`,
     encode: (bytes) => bytes,
     decode: (bytes) => bytes,
@@ -142,16 +143,14 @@ export function computeStateRepository(db: Database): Repository<string, Compute
   })
 }
 
+/** A bucket that holds one record under a fixed name. */
+function namedRecord<N extends string, T>(db: Database, bucket: BucketId, name: N, what: string, encode: (value: T) => Uint8Array, decode: (bytes: Uint8Array) => T): Repository<N, T> {
+  return new Repository(db, { bucket, key: (n) => namedKey(bucket, n), idOf: () => name, describe: () => what, encode, decode })
+}
+
 /** 'chain' -> the persisted chain tip; changes only inside a commit batch. */
 export function chainMetaRepository(db: Database): Repository<'chain', ChainMeta> {
-  return new Repository(db, {
-    bucket: Bucket.meta,
-    key: (name) => namedKey(Bucket.meta, name),
-    idOf: () => 'chain',
-    describe: () => 'chain meta',
-    encode: encodeChainMeta,
-    decode: decodeChainMeta,
-  })
+  return namedRecord(db, Bucket.meta, 'chain', 'chain meta', encodeChainMeta, decodeChainMeta)
 }
 
 /**
@@ -166,22 +165,8 @@ export class SafetyRecord {
 
   private constructor(db: Database) {
     this.#db = db
-    this.#safety = new Repository(db, {
-      bucket: Bucket.safety,
-      key: (name) => namedKey(Bucket.safety, name),
-      idOf: () => 'safety',
-      describe: () => 'safety state',
-      encode: encodeSafety,
-      decode: decodeSafety,
-    })
-    this.#recovery = new Repository(db, {
-      bucket: Bucket.consensus,
-      key: (name) => namedKey(Bucket.consensus, name),
-      idOf: () => 'recovery',
-      describe: () => 'recovery state',
-      encode: encodeRecovery,
-      decode: decodeRecovery,
-    })
+    this.#safety = namedRecord(db, Bucket.safety, 'safety', 'safety state', encodeSafety, decodeSafety)
+    this.#recovery = namedRecord(db, Bucket.consensus, 'recovery', 'recovery state', encodeRecovery, decodeRecovery)
   }
 
   /** Reads the stored record (refusing a damaged one) so `save` can refuse regressions. */
@@ -234,9 +219,7 @@ export class TxIndex {
   private constructor(db: Database) {
     this.#db = db
     this.#records = new Repository(db, {
-      bucket: Bucket.txIndex,
-      key: (hash) => bucketKey(Bucket.txIndex, hash),
-      idOf: (key) => key.subarray(1),
+      ...byHash(Bucket.txIndex),
       describe: (hash) => `tx index entry ${toHex(hash)}`,
       encode: encodeTxRecord,
       decode: decodeTxRecord,
