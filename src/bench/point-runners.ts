@@ -104,7 +104,7 @@ export function simConfigFor(spec: PointSpec, experiment: Experiment, env: RunEn
   }
 }
 
-/** The simulator models batch dissemination only (blocks carry digests; DESIGN §5 Quorum Store). */
+/** The simulator models batch dissemination only (blocks carry digests; docs/design.md §5 Quorum Store). */
 export const SIM_PAYLOAD_MODES = ['batches'] as const
 
 export function simPointRunner(experiment: Experiment, env: RunEnvironment): RunPoint {

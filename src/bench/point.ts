@@ -1,7 +1,7 @@
 import { z } from 'zod'
 
 /**
- * The shape of one measured point (DESIGN §12 `points[]`) as the testnet runner and the
+ * The shape of one measured point (docs/design.md §12 `points[]`) as the testnet runner and the
  * simulator return it. The benchmark validates every result it receives: the point runners are
  * separate modules, and a renamed field must fail loudly here rather than plot as a gap.
  */
@@ -43,7 +43,7 @@ export type PointResult = z.output<typeof pointResultSchema>
 
 export class PointResultError extends Error {
   constructor(context: string, message: string) {
-    super(`${context}: point result does not match DESIGN §12: ${message}`)
+    super(`${context}: point result does not match docs/design.md §12: ${message}`)
     this.name = 'PointResultError'
   }
 }

@@ -11,7 +11,7 @@ import { SweepProgress, type ProgressSink } from './progress.ts'
  * which points to measure and in which order.
  */
 
-/** Measures one point; the result is validated against DESIGN §12 before use. */
+/** Measures one point; the result is validated against docs/design.md §12 before use. */
 export type RunPoint = (spec: PointSpec) => Promise<unknown>
 
 /** One repetition of one point, kept verbatim in results.json. */
@@ -137,7 +137,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   return { points, runs, outcomes, interrupted }
 }
 
-/** Everything a bench writes to results.json (DESIGN §12: config, env, points). */
+/** Everything a bench writes to results.json (docs/design.md §12: config, env, points). */
 export interface BenchResults {
   readonly config: Experiment
   readonly env: RunEnvironment

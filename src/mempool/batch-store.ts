@@ -71,7 +71,7 @@ export interface BatchStoreModules {
 }
 
 /**
- * Batches by digest (DESIGN §5): an LRU in memory over the NodeStore on disk. A batch is stored
+ * Batches by digest (docs/design.md §5): an LRU in memory over the NodeStore on disk. A batch is stored
  * only after every tx in it has a valid signature, checked once per tx (txs this node already
  * verified — its own clients' or an earlier batch's — are not verified again), so anything
  * `get` returns may be executed without further checks.

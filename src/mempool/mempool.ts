@@ -94,7 +94,7 @@ const REASONS: readonly RejectReason[] = [
 ]
 
 /**
- * Admits client txs and packs them into batches (DESIGN §5). Admission, in order: decode,
+ * Admits client txs and packs them into batches (docs/design.md §5). Admission, in order: decode,
  * duplicate (pending or committed), capacity, signature (off-thread, batched, skipped for txs
  * already verified), then against executed state plus what this pool already holds: known sender,
  * nonce window, one pending tx per (sender, nonce), amount + fee within u64 and within the balance

@@ -15,7 +15,7 @@ export const DEFAULT_VERIFIED_CAPACITY = 65_536
 const ENTRY_BYTES = HASH_BYTES + SIGNATURE_BYTES
 
 /**
- * Txs whose signature this node already checked, so it verifies each tx once (DESIGN §6) whether
+ * Txs whose signature this node already checked, so it verifies each tx once (docs/design.md §5) whether
  * it arrives from a client or inside a peer's batch. Keyed by tx hash, which covers the body only,
  * so the signature is stored and compared too: the same body with different signature bytes is
  * a different message and gets verified. Bounded: the oldest entry goes first.

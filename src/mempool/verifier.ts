@@ -57,7 +57,7 @@ export interface SignatureVerifierOptions {
 }
 
 /**
- * Verifies tx signatures on a piscina pool, never on the main thread (DESIGN §6: signature checks
+ * Verifies tx signatures on a piscina pool, never on the main thread (docs/design.md §5: signature checks
  * dominate per-tx CPU). Each call is cut into tasks of MIN..MAX txs, one packed ArrayBuffer each,
  * transferred to a worker and answered with a transferred verdict buffer. Tasks run in submission
  * order, except that those of a raised VerifyPriority go first.

@@ -20,9 +20,9 @@ export interface SimStats {
   readonly consensusLatencyMs: LatencySummary
   /** Tx arrival in the load model → first honest commit of its block (virtual ms). */
   readonly txLatencyMs: LatencySummary
-  /** Committed txs / (last commit − first proposal), per second of virtual time (DESIGN §11). */
+  /** Committed txs / (last commit − first proposal), per second of virtual time (docs/design.md §11). */
   readonly consensusTps: number
-  /** Committed txs / (last commit − first tx arrival at virtual time 0), per second (DESIGN §11). */
+  /** Committed txs / (last commit − first tx arrival at virtual time 0), per second (docs/design.md §11). */
   readonly e2eTps: number
   /** Equivocation / double-vote / double-timeout proofs honest validators produced. */
   readonly evidence: number

@@ -2,7 +2,7 @@ import type { SimConfig } from './config.ts'
 import type { SimResult } from './simulation.ts'
 import type { LatencySummary } from './stats.ts'
 
-/** One simulated point in DESIGN §12 field names (what `bftlab sim --json` writes and the benchmark reads). */
+/** One simulated point in docs/design.md §12 field names (what `bftlab sim --json` writes and the benchmark reads). */
 export interface SimPoint {
   readonly validators: number
   readonly seed: number

@@ -92,7 +92,7 @@ export interface LiveSecond {
   readonly timeouts: number
 }
 
-/** Everything measured over the steady window (DESIGN §11 definitions). */
+/** Everything measured over the steady window (docs/design.md §11 definitions). */
 export interface LoadResult {
   readonly offeredTps: number
   readonly achievedSubmitTps: number

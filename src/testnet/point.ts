@@ -58,7 +58,7 @@ export interface TestnetPointOptions {
   readonly onProgress?: (e: TestnetEvent) => void
 }
 
-/** DESIGN §12 point, plus the faults it ran under. */
+/** docs/design.md §12 point, plus the faults it ran under. */
 export interface TestnetPoint extends ResultPoint {
   /** Validators down for the whole run. */
   readonly crashed: number

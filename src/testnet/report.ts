@@ -4,7 +4,7 @@ import type { LiveSecond, LoadResult } from './load.ts'
 import type { PerturbationEvent } from './perturbations.ts'
 import type { LatencySummary } from './stats.ts'
 
-/** One measured point of a result document (DESIGN §12 field names; scripts rely on them). */
+/** One measured point of a result document (docs/design.md §12 field names; scripts rely on them). */
 export interface ResultPoint extends Omit<LoadResult, 'submittedTxs' | 'uncommittedTxs' | 'windowS' | 'rejectReasons' | 'acknowledged'> {
   readonly validators: number
   readonly boundTps: number

@@ -56,7 +56,7 @@ test('the output folder holds results.json, results.csv, every plot and report.m
   }
 })
 
-test('results.csv has one row per point and a header naming DESIGN §12 fields', async () => {
+test('results.csv has one row per point and a header naming docs/design.md §12 fields', async () => {
   const results = await fakeBench()
   const lines = resultsCsv(results.points).trimEnd().split('\n')
   assert.equal(lines.length, results.points.length + 1)

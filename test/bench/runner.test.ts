@@ -118,7 +118,7 @@ test('progress shows run i of N, elapsed and ETA', async () => {
   assert.match(out.lines[4]!, /4 runs in 40s/)
 })
 
-test('a result that does not match DESIGN §12 fails with the point and the field', async () => {
+test('a result that does not match docs/design.md §12 fails with the point and the field', async () => {
   const e = experiment({ validators: [4], rates: [1000] })
   await assert.rejects(
     runSweep({ experiment: e, source: 'testnet', validators: [4], runPoint: async (s) => ({ ...fakeResult(s), e2eTps: 'fast' }), progress: sink() }),

@@ -35,7 +35,7 @@ export function registerSimCommand(program: Command): void {
     .option('--bandwidth <MBps>', 'outbound bandwidth per validator in MB/s (default unlimited)', number(0, { exclusive: true }))
     .option('--verify-us <us>', 'CPU cost of one ed25519 verification (virtual µs)', number(0), 50)
     .option('--offered-tps <tps>', 'offered load of the load model (tx/s of virtual time)', number(0), 50_000)
-    .option('--json <file>', 'write {config, env, points} (DESIGN §12) to this file')
+    .option('--json <file>', 'write {config, env, points} (docs/design.md §12) to this file')
     .action(async (opts: SimOptions) => {
       if (opts.drop > 1) throw new InvalidArgumentError(`--drop is a probability in [0, 1], got ${opts.drop}`)
       await runSim(opts)

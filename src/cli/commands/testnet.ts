@@ -51,7 +51,7 @@ export function registerTestnetCommand(program: Command): void {
     .option('--payload <mode>', `block payload: ${PAYLOAD_MODES.join(' or ')}`, oneOf(PAYLOAD_MODES), 'batches')
     .option('--dir <dir>', 'keep configs, data and logs here (default: a temp dir, deleted afterwards)')
     .option('--keep', 'keep the temp dir')
-    .option('--json <file>', 'write the result document (DESIGN §12) here')
+    .option('--json <file>', 'write the result document (docs/design.md §12) here')
     .option('--base-port <p>', 'first p2p port (HTTP follows the p2p range); default: a free range', integer(1, 65_535))
     .option('--log-level <level>', 'validator log level', oneOf(LOG_LEVELS), 'info')
     .option('--perturb <schedule|file>', COMPACT_SYNTAX_HELP)
