@@ -22,9 +22,11 @@ const MAX_BATCHES_PER_RESPONSE = 256
 /** What payload availability needs from the batch store. */
 export type BatchHolder = Pick<BatchStore, 'missing' | 'get' | 'put'>
 
-export interface PayloadTransport {
-  /** Validators to ask, the block's author first, self excluded. */
-  peersFor(author: number): number[]
+/** How batch requests travel: the node binds this to its batch-sync protocol. */
+export interface BatchRequests {
+  /** Validators to ask, `first` (a block's author) first, self excluded. */
+  peersFor(first: number): number[]
+  /** Asks validator `peer` for batches (the sync-batches protocol). */
   request(peer: number, data: Uint8Array): Promise<Uint8Array>
 }
 
@@ -64,13 +66,13 @@ export async function answerBatchRequest(holder: BatchHolder, request: Uint8Arra
 
 export class PayloadAvailability {
   readonly #holder: BatchHolder
-  readonly #transport: PayloadTransport
+  readonly #transport: BatchRequests
   readonly #maxMessageBytes: number
   readonly #log: Logger
   /** One fetch per block at a time: the core may ask again for a block already being fetched. */
   readonly #inFlight = new Map<string, Promise<boolean>>()
 
-  constructor(holder: BatchHolder, transport: PayloadTransport, maxMessageBytes: number, log: Logger) {
+  constructor(holder: BatchHolder, transport: BatchRequests, maxMessageBytes: number, log: Logger) {
     this.#holder = holder
     this.#transport = transport
     this.#maxMessageBytes = maxMessageBytes

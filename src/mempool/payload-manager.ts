@@ -3,7 +3,7 @@ import type { Block, Payload } from '../core/block.ts'
 import { DecodeError } from '../core/codec.ts'
 import type { Logger } from '../core/logger.ts'
 import { encodeTx, txBodyHashes } from '../core/tx.ts'
-import { PayloadAvailability, answerBatchRequest } from './availability.ts'
+import { PayloadAvailability, answerBatchRequest, type BatchRequests } from './availability.ts'
 import { BatchQueue } from './batch-queue.ts'
 import { BatchRejectedError, BatchStore, MissingBatchError, type BatchPersistence, type BlockTxs, type StoredBatch } from './batch-store.ts'
 import { Mempool, type AccountView, type MempoolOptions } from './mempool.ts'
@@ -28,14 +28,10 @@ export interface PayloadOptions {
   readonly mempool: Omit<MempoolOptions, 'author'>
 }
 
-/** How batches travel: the node binds these to its gossip topic and batch-sync protocol. */
-export interface BatchNetwork {
+/** How batches travel: requests (availability.ts), and our own batches gossiped on the node's batch topic. */
+export interface BatchNetwork extends BatchRequests {
   /** Gossips one of our batches to every validator. */
   publish(encoded: Uint8Array): Promise<void>
-  /** Asks validator `peer` for batches (the sync-batches protocol). */
-  request(peer: number, data: Uint8Array): Promise<Uint8Array>
-  /** Validators to ask, `first` first, self excluded. */
-  peersFor(first: number): number[]
 }
 
 /** The node metrics the payload manager reports to (structurally NodeMetrics'). */
