@@ -77,7 +77,7 @@ export function runSpread(values: readonly number[]): number {
 }
 
 /**
- * Folds the repetitions of one point into mean ± stdev (DESIGN §12 `runs`, `stdev`). When the
+ * Folds the repetitions of one point into mean ± stdev (docs/design.md §12 `runs`, `stdev`). When the
  * runner did not report a verify bound itself, `machineBoundTps` (this machine's bound for the
  * point's validator count) fills `boundTps` and `tpsToBound`.
  */

@@ -1,9 +1,9 @@
 import { appendFile } from 'node:fs/promises'
-import { DEFAULT_ACCOUNTS } from '../cli/commands/init.ts'
 import { defaultSimConfig, type SimConfig } from '../sim/config.ts'
 import { parseLatency, type LatencyModel } from '../sim/latency.ts'
 import { simulate } from '../sim/simulation.ts'
 import type { RunEnvironment } from '../core/environment.ts'
+import { DEFAULT_ACCOUNTS } from '../node/config.ts'
 import { simPoint } from '../sim/result-point.ts'
 import { TestnetSeries, type TestnetSeriesOptions } from '../testnet/point.ts'
 import { describeTestnetEvent, type TestnetEvent } from '../testnet/testnet.ts'
@@ -131,7 +131,7 @@ export function simConfigFor(spec: PointSpec, experiment: Experiment, env: RunEn
   }
 }
 
-/** The simulator models batch dissemination only (blocks carry digests; DESIGN §5 Quorum Store). */
+/** The simulator models batch dissemination only (blocks carry digests; docs/design.md §5 Quorum Store). */
 export const SIM_PAYLOAD_MODES = ['batches'] as const
 
 /** The simulator keeps nothing between points: each is one deterministic run of the model. */

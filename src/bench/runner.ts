@@ -15,7 +15,7 @@ import { searchCapacity, shortfall, type CapacityCriteria, type RunRole, type Sh
 
 /** Measures the points of one series; a testnet keeps its validators running between them. */
 export interface SeriesRunner {
-  /** The result is validated against DESIGN §12 before use. */
+  /** The result is validated against docs/design.md §12 before use. */
   measure(spec: PointSpec): Promise<unknown>
   close(): Promise<void>
 }
@@ -259,7 +259,7 @@ function capacityOf(
   }
 }
 
-/** Everything a bench writes to results.json (DESIGN §12: config, env, points). */
+/** Everything a bench writes to results.json (docs/design.md §12: config, env, points). */
 export interface BenchResults {
   readonly config: Experiment
   readonly env: RunEnvironment

@@ -1,20 +1,20 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
-import { registerBenchCommand } from './commands/bench.ts'
-import { registerExecBenchCommand } from '../execution/bench-cli.ts'
-import { registerSimCommand } from '../sim/cli.ts'
-import { registerCheckCommand } from '../testnet/check.ts'
 import { registerComposeCommand } from '../testnet/compose.ts'
+import { registerBenchCommand } from './commands/bench.ts'
+import { registerCheckCommand } from './commands/check.ts'
+import { registerExecBenchCommand } from './commands/exec-bench.ts'
 import { registerInitCommand } from './commands/init.ts'
 import { registerLoadCommand } from './commands/load.ts'
 import { registerNodeCommand } from './commands/node.ts'
+import { registerSimCommand } from './commands/sim.ts'
 import { registerTestnetCommand } from './commands/testnet.ts'
 
 /**
- * `bftlab`: parses flags and hands over to the modules (DESIGN §10). Each command registers
- * itself from its own file (`src/cli/commands/*.ts`) or from the module that owns it, so
- * adding a command is one import and one call below.
+ * `bftlab`: parses flags and hands over to the modules (docs/design.md, "Commands"). Each
+ * command is a thin adapter in its own file under `src/cli/commands/`, so adding a command is
+ * one file, one import and one call below.
  *
  * Exit codes: 0 success, 1 the command failed, 2 usage error (unknown flag, bad value,
  * missing required option), 130 interrupted twice.

@@ -21,38 +21,38 @@ export type InsertOutcome =
  * Blocks whose parent is unknown wait in a bounded pending buffer.
  */
 export class BlockTree {
-  private rootBlock: Block
-  private readonly blocks = new Map<string, Block>()
-  private readonly children = new Map<string, Set<string>>()
+  #rootBlock: Block
+  readonly #blocks = new Map<string, Block>()
+  readonly #children = new Map<string, Set<string>>()
   /** Missing parent id (hex) → waiting children by id (hex). */
-  private readonly pending = new Map<string, Map<string, Block>>()
-  private pendingCount = 0
-  private readonly maxPending: number
+  readonly #pending = new Map<string, Map<string, Block>>()
+  #pendingCount = 0
+  readonly #maxPending: number
 
   constructor(root: Block, maxPending: number) {
-    this.rootBlock = root
-    this.maxPending = maxPending
-    this.blocks.set(toHex(root.id), root)
+    this.#rootBlock = root
+    this.#maxPending = maxPending
+    this.#blocks.set(toHex(root.id), root)
   }
 
   get root(): Block {
-    return this.rootBlock
+    return this.#rootBlock
   }
 
   get size(): number {
-    return this.blocks.size
+    return this.#blocks.size
   }
 
   get pendingSize(): number {
-    return this.pendingCount
+    return this.#pendingCount
   }
 
   get(id: Uint8Array): Block | undefined {
-    return this.blocks.get(toHex(id))
+    return this.#blocks.get(toHex(id))
   }
 
   has(id: Uint8Array): boolean {
-    return this.blocks.has(toHex(id))
+    return this.#blocks.has(toHex(id))
   }
 
   parent(block: Block): Block | undefined {
@@ -62,46 +62,46 @@ export class BlockTree {
   insert(block: Block): InsertOutcome {
     const id = toHex(block.id)
     const parentId = toHex(block.parentQc.blockId)
-    if (this.blocks.has(id) || this.pending.get(parentId)?.has(id) === true) return { kind: 'known' }
+    if (this.#blocks.has(id) || this.#pending.get(parentId)?.has(id) === true) return { kind: 'known' }
     // Rounds strictly increase along a chain, so nothing at or below the root's round extends it.
-    if (block.round <= this.rootBlock.round) {
-      return { kind: 'rejected', reason: `block round ${block.round} is not above committed round ${this.rootBlock.round}` }
+    if (block.round <= this.#rootBlock.round) {
+      return { kind: 'rejected', reason: `block round ${block.round} is not above committed round ${this.#rootBlock.round}` }
     }
-    const parent = this.blocks.get(parentId)
+    const parent = this.#blocks.get(parentId)
     if (parent === undefined) {
-      if (this.pendingCount >= this.maxPending) {
-        return { kind: 'rejected', reason: `pending block buffer full (${this.maxPending} blocks waiting for parents)` }
+      if (this.#pendingCount >= this.#maxPending) {
+        return { kind: 'rejected', reason: `pending block buffer full (${this.#maxPending} blocks waiting for parents)` }
       }
-      let waiting = this.pending.get(parentId)
-      if (waiting === undefined) this.pending.set(parentId, (waiting = new Map()))
+      let waiting = this.#pending.get(parentId)
+      if (waiting === undefined) this.#pending.set(parentId, (waiting = new Map()))
       waiting.set(id, block)
-      this.pendingCount++
+      this.#pendingCount++
       return { kind: 'pending', missingParent: block.parentQc.blockId }
     }
     const misfit = checkFitsParent(block, parent)
     if (misfit !== undefined) return { kind: 'rejected', reason: misfit }
     const connected: Block[] = []
     const invalid: { block: Block; reason: string }[] = []
-    this.attach(block, connected, invalid)
+    this.#attach(block, connected, invalid)
     return { kind: 'connected', blocks: connected, invalid }
   }
 
   /** Adds `block` (which fits its parent) and, recursively, the pending blocks waiting for it. */
-  private attach(block: Block, connected: Block[], invalid: { block: Block; reason: string }[]): void {
+  #attach(block: Block, connected: Block[], invalid: { block: Block; reason: string }[]): void {
     const id = toHex(block.id)
     const parentId = toHex(block.parentQc.blockId)
-    this.blocks.set(id, block)
-    let siblings = this.children.get(parentId)
-    if (siblings === undefined) this.children.set(parentId, (siblings = new Set()))
+    this.#blocks.set(id, block)
+    let siblings = this.#children.get(parentId)
+    if (siblings === undefined) this.#children.set(parentId, (siblings = new Set()))
     siblings.add(id)
     connected.push(block)
-    const waiting = this.pending.get(id)
+    const waiting = this.#pending.get(id)
     if (waiting === undefined) return
-    this.pending.delete(id)
-    this.pendingCount -= waiting.size
+    this.#pending.delete(id)
+    this.#pendingCount -= waiting.size
     for (const child of waiting.values()) {
       const misfit = checkFitsParent(child, block)
-      if (misfit === undefined) this.attach(child, connected, invalid)
+      if (misfit === undefined) this.#attach(child, connected, invalid)
       else invalid.push({ block: child, reason: misfit })
     }
   }
@@ -109,7 +109,7 @@ export class BlockTree {
   /** The blocks from just above the root down to `block`, oldest first (empty if not in the tree). */
   branchFromRoot(block: Block): Block[] {
     const branch: Block[] = []
-    const rootId = toHex(this.rootBlock.id)
+    const rootId = toHex(this.#rootBlock.id)
     let cursor: Block | undefined = block
     while (cursor !== undefined && toHex(cursor.id) !== rootId) {
       branch.push(cursor)
@@ -125,29 +125,29 @@ export class BlockTree {
    */
   pruneBelow(committed: Block): void {
     const newRootId = toHex(committed.id)
-    if (!this.blocks.has(newRootId)) throw new Error(`pruneBelow: block ${newRootId} (round ${committed.round}) is not in the tree`)
+    if (!this.#blocks.has(newRootId)) throw new Error(`pruneBelow: block ${newRootId} (round ${committed.round}) is not in the tree`)
     const keep = new Set<string>()
     const stack = [newRootId]
     while (stack.length > 0) {
       const id = stack.pop()!
       keep.add(id)
-      for (const child of this.children.get(id) ?? []) stack.push(child)
+      for (const child of this.#children.get(id) ?? []) stack.push(child)
     }
-    for (const id of [...this.blocks.keys()]) {
+    for (const id of [...this.#blocks.keys()]) {
       if (!keep.has(id)) {
-        this.blocks.delete(id)
-        this.children.delete(id)
+        this.#blocks.delete(id)
+        this.#children.delete(id)
       }
     }
-    this.rootBlock = committed
-    for (const [parentId, waiting] of this.pending) {
+    this.#rootBlock = committed
+    for (const [parentId, waiting] of this.#pending) {
       for (const [id, block] of waiting) {
         if (block.round <= committed.round) {
           waiting.delete(id)
-          this.pendingCount--
+          this.#pendingCount--
         }
       }
-      if (waiting.size === 0) this.pending.delete(parentId)
+      if (waiting.size === 0) this.#pending.delete(parentId)
     }
   }
 }

@@ -55,130 +55,130 @@ export interface ConsensusCoreOptions {
  * `blockFetched`; the core otherwise rejoins by learning QCs/TCs from incoming messages.
  */
 export class ConsensusCore {
-  private readonly index: number
-  private readonly committee: Committee
-  private readonly secretKey: Uint8Array
-  private readonly election: LeaderElection
-  private readonly faults: SafetyFaults
-  private readonly tree: BlockTree
-  private readonly pacemaker: Pacemaker
-  private readonly aggregator: VoteAggregator
-  private readonly verifier: MessageVerifier
-  private safetyState: SafetyState
-  private highestQc: QuorumCert
+  readonly #index: number
+  readonly #committee: Committee
+  readonly #secretKey: Uint8Array
+  readonly #election: LeaderElection
+  readonly #faults: SafetyFaults
+  readonly #tree: BlockTree
+  readonly #pacemaker: Pacemaker
+  readonly #aggregator: VoteAggregator
+  readonly #verifier: MessageVerifier
+  #safetyState: SafetyState
+  #highestQc: QuorumCert
   /** The first valid proposal seen per round (window): a different second one is equivocation. */
-  private readonly proposals = new Map<number, Block>()
+  readonly #proposals = new Map<number, Block>()
   /** Current-round proposals waiting for `payloadAvailable`, by block id (hex). */
-  private readonly awaitingPayload = new Map<string, Block>()
+  readonly #awaitingPayload = new Map<string, Block>()
   /** Ancestors requested with `fetchBlock` this round (hex); cleared each round so requests retry. */
-  private readonly requestedBlocks = new Set<string>()
+  readonly #requestedBlocks = new Set<string>()
   /** TCs of recent rounds (window), sent back to validators still timing out those rounds. */
-  private readonly recentTcs = new Map<number, TimeoutCert>()
+  readonly #recentTcs = new Map<number, TimeoutCert>()
   /** This validator's timeout for the current round: re-sent verbatim, never re-signed differently. */
-  private ownTimeout: Timeout | undefined
-  private proposalRequestedRound = 0
+  #ownTimeout: Timeout | undefined
+  #proposalRequestedRound = 0
   /** Actions of the event being handled. */
-  private actions: ConsensusAction[] = []
+  #actions: ConsensusAction[] = []
 
   constructor(opts: ConsensusCoreOptions) {
     if (!opts.committee.has(opts.index)) {
       throw new RangeError(`consensus core: index ${opts.index} is not a validator (n=${opts.committee.n})`)
     }
-    this.index = opts.index
-    this.committee = opts.committee
-    this.secretKey = opts.secretKey
-    this.election = opts.leaderElection
-    this.faults = opts.testFaults ?? {}
-    this.safetyState = opts.safety ?? INITIAL_SAFETY_STATE
-    this.highestQc = opts.highQc ?? genesisQc(opts.genesis.id)
-    this.tree = new BlockTree(opts.committed ?? opts.genesis, MAX_PENDING_BLOCKS)
-    this.pacemaker = new Pacemaker({ baseTimeoutMs: opts.baseTimeoutMs, maxTimeoutMs: opts.maxTimeoutMs, round: Math.max(this.highestQc.round, opts.lastTc?.round ?? 0) + 1, lastTc: opts.lastTc })
-    this.aggregator = new VoteAggregator(opts.committee)
-    this.verifier = new MessageVerifier(opts.committee, opts.genesis.id)
+    this.#index = opts.index
+    this.#committee = opts.committee
+    this.#secretKey = opts.secretKey
+    this.#election = opts.leaderElection
+    this.#faults = opts.testFaults ?? {}
+    this.#safetyState = opts.safety ?? INITIAL_SAFETY_STATE
+    this.#highestQc = opts.highQc ?? genesisQc(opts.genesis.id)
+    this.#tree = new BlockTree(opts.committed ?? opts.genesis, MAX_PENDING_BLOCKS)
+    this.#pacemaker = new Pacemaker({ baseTimeoutMs: opts.baseTimeoutMs, maxTimeoutMs: opts.maxTimeoutMs, round: Math.max(this.#highestQc.round, opts.lastTc?.round ?? 0) + 1, lastTc: opts.lastTc })
+    this.#aggregator = new VoteAggregator(opts.committee)
+    this.#verifier = new MessageVerifier(opts.committee, opts.genesis.id)
   }
 
   get round(): number {
-    return this.pacemaker.round
+    return this.#pacemaker.round
   }
 
   get highQc(): QuorumCert {
-    return this.highestQc
+    return this.#highestQc
   }
 
   get committedBlock(): Block {
-    return this.tree.root
+    return this.#tree.root
   }
 
   get committedHeight(): number {
-    return this.tree.root.height
+    return this.#tree.root.height
   }
 
   get safety(): SafetyState {
-    return this.safetyState
+    return this.#safetyState
   }
 
   handle(event: ConsensusEvent): ConsensusAction[] {
-    this.actions = []
+    this.#actions = []
     switch (event.type) {
       case 'start':
-        this.emit({ type: 'setTimer', round: this.round, durationMs: this.pacemaker.timeoutMs() })
-        this.requestProposalIfLeader()
+        this.#emit({ type: 'setTimer', round: this.round, durationMs: this.#pacemaker.timeoutMs() })
+        this.#requestProposalIfLeader()
         break
       case 'message':
-        this.onMessage(event.from, event.message)
+        this.#onMessage(event.from, event.message)
         break
       case 'timerFired':
-        this.onTimerFired(event.round)
+        this.#onTimerFired(event.round)
         break
       case 'payloadAvailable':
-        this.onPayloadAvailable(event.blockId)
+        this.#onPayloadAvailable(event.blockId)
         break
       case 'blockFetched':
-        this.onBlock(event.block, event.block.author, false)
+        this.#onBlock(event.block, event.block.author, false)
         break
       case 'proposalPayload':
-        this.onProposalPayload(event)
+        this.#onProposalPayload(event)
         break
     }
-    const out = this.actions
-    this.actions = []
+    const out = this.#actions
+    this.#actions = []
     return out
   }
 
-  private emit(action: ConsensusAction): void {
-    this.actions.push(action)
+  #emit(action: ConsensusAction): void {
+    this.#actions.push(action)
   }
 
-  private reject(from: number, reason: string): void {
-    this.emit({ type: 'rejected', from, reason })
+  #reject(from: number, reason: string): void {
+    this.#emit({ type: 'rejected', from, reason })
   }
 
-  private leader(round: number): number {
-    return this.election.leader(round)
+  #leader(round: number): number {
+    return this.#election.leader(round)
   }
 
-  private onMessage(from: number, message: ConsensusMessage): void {
-    if (!this.committee.has(from)) return this.reject(from, `message from unknown validator ${from}`)
+  #onMessage(from: number, message: ConsensusMessage): void {
+    if (!this.#committee.has(from)) return this.#reject(from, `message from unknown validator ${from}`)
     switch (message.type) {
       case 'proposal':
-        return this.onBlock(message.block, from, true)
+        return this.#onBlock(message.block, from, true)
       case 'vote':
-        return this.onVote(from, message.vote)
+        return this.#onVote(from, message.vote)
       case 'timeout':
-        return this.onTimeout(from, message.timeout)
+        return this.#onTimeout(from, message.timeout)
       case 'tc':
-        return this.onTcMessage(from, message.tc)
+        return this.#onTcMessage(from, message.tc)
     }
   }
 
   /** Runs a signature/structure check; a VerificationError becomes a `rejected` action. */
-  private verified(from: number, check: () => void): boolean {
+  #verified(from: number, check: () => void): boolean {
     try {
       check()
       return true
     } catch (err) {
       if (!(err instanceof VerificationError)) throw err
-      this.reject(from, err.message)
+      this.#reject(from, err.message)
       return false
     }
   }
@@ -189,93 +189,93 @@ export class ConsensusCore {
    * A proposal (`isProposal`, may be voted for) or a block learned by sync (never voted for).
    * Its certificates are learned first: they may advance the round and commit.
    */
-  private onBlock(block: Block, from: number, isProposal: boolean): void {
-    if (block.round <= this.tree.root.round || (isProposal && block.round < this.round - PAST_ROUNDS_KEPT)) {
-      return this.reject(from, `stale block for round ${block.round} (current round ${this.round}, committed round ${this.tree.root.round})`)
+  #onBlock(block: Block, from: number, isProposal: boolean): void {
+    if (block.round <= this.#tree.root.round || (isProposal && block.round < this.round - PAST_ROUNDS_KEPT)) {
+      return this.#reject(from, `stale block for round ${block.round} (current round ${this.round}, committed round ${this.#tree.root.round})`)
     }
-    if (!this.committee.has(block.author)) return this.reject(from, `block round ${block.round}: unknown author ${block.author}`)
-    const leader = this.leader(block.round)
+    if (!this.#committee.has(block.author)) return this.#reject(from, `block round ${block.round}: unknown author ${block.author}`)
+    const leader = this.#leader(block.round)
     if (block.author !== leader) {
-      return this.reject(from, `block round ${block.round} authored by ${block.author}, but the leader is ${leader}`)
+      return this.#reject(from, `block round ${block.round} authored by ${block.author}, but the leader is ${leader}`)
     }
     if (isProposal) {
-      const first = this.proposals.get(block.round)
+      const first = this.#proposals.get(block.round)
       if (first !== undefined && bytesEqual(first.id, block.id)) return
-      if (!this.verified(from, () => this.verifier.block(block))) return
+      if (!this.#verified(from, () => this.#verifier.block(block))) return
       if (first !== undefined) {
-        this.emit({ type: 'evidence', kind: 'equivocation', offender: block.author, first: { type: 'proposal', block: first }, second: { type: 'proposal', block } })
-        return this.reject(from, `equivocating proposal for round ${block.round} from leader ${block.author}`)
+        this.#emit({ type: 'evidence', kind: 'equivocation', offender: block.author, first: { type: 'proposal', block: first }, second: { type: 'proposal', block } })
+        return this.#reject(from, `equivocating proposal for round ${block.round} from leader ${block.author}`)
       }
-      this.proposals.set(block.round, block)
-    } else if (this.tree.has(block.id) || !this.verified(from, () => this.verifier.block(block))) {
+      this.#proposals.set(block.round, block)
+    } else if (this.#tree.has(block.id) || !this.#verified(from, () => this.#verifier.block(block))) {
       return
     }
-    this.learnQc(block.parentQc, from)
-    if (block.tc !== undefined) this.learnTc(block.tc)
-    this.insertBlock(block, from)
-    if (isProposal && this.tree.has(block.id)) this.requestPayload(block)
+    this.#learnQc(block.parentQc, from)
+    if (block.tc !== undefined) this.#learnTc(block.tc)
+    this.#insertBlock(block, from)
+    if (isProposal && this.#tree.has(block.id)) this.#requestPayload(block)
   }
 
-  private insertBlock(block: Block, from: number): void {
-    const outcome = this.tree.insert(block)
+  #insertBlock(block: Block, from: number): void {
+    const outcome = this.#tree.insert(block)
     switch (outcome.kind) {
       case 'known':
         return
       case 'rejected':
-        return this.reject(from, outcome.reason)
+        return this.#reject(from, outcome.reason)
       case 'pending':
-        return this.requestBlock(outcome.missingParent, from)
+        return this.#requestBlock(outcome.missingParent, from)
       case 'connected':
-        for (const { block: misfit, reason } of outcome.invalid) this.reject(misfit.author, reason)
-        for (const b of outcome.blocks) this.onConnected(b)
-        this.requestProposalIfLeader()
+        for (const { block: misfit, reason } of outcome.invalid) this.#reject(misfit.author, reason)
+        for (const b of outcome.blocks) this.#onConnected(b)
+        this.#requestProposalIfLeader()
     }
   }
 
   /** A block joined the tree: the QCs now resolvable may commit, and a waiting proposal may be voted on. */
-  private onConnected(block: Block): void {
-    this.requestedBlocks.delete(toHex(block.id))
-    this.applyCommitRule(block.parentQc)
-    if (bytesEqual(this.highestQc.blockId, block.id)) this.applyCommitRule(this.highestQc)
-    const proposal = this.proposals.get(block.round)
-    if (proposal !== undefined && bytesEqual(proposal.id, block.id) && this.tree.has(block.id)) this.requestPayload(block)
+  #onConnected(block: Block): void {
+    this.#requestedBlocks.delete(toHex(block.id))
+    this.#applyCommitRule(block.parentQc)
+    if (bytesEqual(this.#highestQc.blockId, block.id)) this.#applyCommitRule(this.#highestQc)
+    const proposal = this.#proposals.get(block.round)
+    if (proposal !== undefined && bytesEqual(proposal.id, block.id) && this.#tree.has(block.id)) this.#requestPayload(block)
   }
 
-  private requestBlock(blockId: Uint8Array, from: number): void {
+  #requestBlock(blockId: Uint8Array, from: number): void {
     const id = toHex(blockId)
-    if (this.requestedBlocks.has(id)) return
-    this.requestedBlocks.add(id)
-    this.emit({ type: 'fetchBlock', blockId, from })
+    if (this.#requestedBlocks.has(id)) return
+    this.#requestedBlocks.add(id)
+    this.#emit({ type: 'fetchBlock', blockId, from })
   }
 
-  private requestPayload(block: Block): void {
+  #requestPayload(block: Block): void {
     const id = toHex(block.id)
-    if (block.round !== this.round || block.round <= this.safetyState.highestVotedRound || this.awaitingPayload.has(id)) return
-    this.awaitingPayload.set(id, block)
-    this.emit({ type: 'fetchPayload', block })
+    if (block.round !== this.round || block.round <= this.#safetyState.highestVotedRound || this.#awaitingPayload.has(id)) return
+    this.#awaitingPayload.set(id, block)
+    this.#emit({ type: 'fetchPayload', block })
   }
 
-  private onPayloadAvailable(blockId: Uint8Array): void {
+  #onPayloadAvailable(blockId: Uint8Array): void {
     const id = toHex(blockId)
-    const block = this.awaitingPayload.get(id)
+    const block = this.#awaitingPayload.get(id)
     if (block === undefined) return
-    this.awaitingPayload.delete(id)
-    if (block.round === this.round && this.tree.has(block.id)) this.castVote(block, [])
+    this.#awaitingPayload.delete(id)
+    if (block.round === this.round && this.#tree.has(block.id)) this.#castVote(block, [])
   }
 
   /**
    * Votes for `block` if the safety rules allow, sending `before` (the leader's own proposal)
    * first: everything leaves only after the new safety state is durable.
    */
-  private castVote(block: Block, before: readonly SendAction[]): boolean {
-    if (!safeToVote(this.safetyState, block.round, block.parentQc.round, block.tc, this.faults)) {
-      this.reject(block.author, `safety: no vote for block round ${block.round} (parent QC round ${block.parentQc.round}, highest voted round ${this.safetyState.highestVotedRound})`)
+  #castVote(block: Block, before: readonly SendAction[]): boolean {
+    if (!safeToVote(this.#safetyState, block.round, block.parentQc.round, block.tc, this.#faults)) {
+      this.#reject(block.author, `safety: no vote for block round ${block.round} (parent QC round ${block.parentQc.round}, highest voted round ${this.#safetyState.highestVotedRound})`)
       return false
     }
-    this.safetyState = afterVote(this.safetyState, block.round, block.parentQc.round)
-    const vote = signVote(block.id, block.round, this.index, this.secretKey)
-    const send: SendAction = { type: 'send', to: this.leader(block.round + 1), message: { type: 'vote', vote } }
-    this.persist([...before, send])
+    this.#safetyState = afterVote(this.#safetyState, block.round, block.parentQc.round)
+    const vote = signVote(block.id, block.round, this.#index, this.#secretKey)
+    const send: SendAction = { type: 'send', to: this.#leader(block.round + 1), message: { type: 'vote', vote } }
+    this.#persist([...before, send])
     return true
   }
 
@@ -286,70 +286,70 @@ export class ConsensusCore {
    * uncommitted ancestor, oldest first. Consecutive rounds mean 2f+1 validators locked on P's QC
    * (highestQcRound ≥ P.round) before any TC could skip it, so no conflicting block can be certified.
    */
-  private applyCommitRule(qc: QuorumCert): void {
-    const certified = this.tree.get(qc.blockId)
+  #applyCommitRule(qc: QuorumCert): void {
+    const certified = this.#tree.get(qc.blockId)
     if (certified === undefined || certified.round !== qc.round) return
-    const parent = this.tree.parent(certified)
-    if (parent === undefined || certified.round !== parent.round + 1 || parent.round <= this.tree.root.round) return
-    const blocks = this.tree.branchFromRoot(parent)
-    this.tree.pruneBelow(parent)
-    this.emit({ type: 'commit', blocks, proof: qc })
+    const parent = this.#tree.parent(certified)
+    if (parent === undefined || certified.round !== parent.round + 1 || parent.round <= this.#tree.root.round) return
+    const blocks = this.#tree.branchFromRoot(parent)
+    this.#tree.pruneBelow(parent)
+    this.#emit({ type: 'commit', blocks, proof: qc })
   }
 
   // ---- certificates and rounds -----------------------------------------------------------
 
   /** Adopts a verified QC: raises the high QC, may commit, may advance the round. */
-  private learnQc(qc: QuorumCert, from: number): void {
-    const raised = qc.round > this.highestQc.round
-    if (raised) this.highestQc = qc
-    if (this.tree.has(qc.blockId)) this.applyCommitRule(qc)
-    else if (qc.round > this.tree.root.round) this.requestBlock(qc.blockId, this.peerFor(qc, from))
-    if (this.pacemaker.advanceByQc(qc.round)) this.enterRound('qc')
+  #learnQc(qc: QuorumCert, from: number): void {
+    const raised = qc.round > this.#highestQc.round
+    if (raised) this.#highestQc = qc
+    if (this.#tree.has(qc.blockId)) this.#applyCommitRule(qc)
+    else if (qc.round > this.#tree.root.round) this.#requestBlock(qc.blockId, this.#peerFor(qc, from))
+    if (this.#pacemaker.advanceByQc(qc.round)) this.#enterRound('qc')
     // A leader waiting for a high enough QC to extend after a TC may now propose.
-    else if (raised) this.requestProposalIfLeader()
+    else if (raised) this.#requestProposalIfLeader()
   }
 
   /** Someone other than this validator to fetch a block certified by `qc` from. */
-  private peerFor(qc: QuorumCert, from: number): number {
-    if (from !== this.index) return from
-    return qc.signers.find((s) => s !== this.index) ?? this.leader(qc.round)
+  #peerFor(qc: QuorumCert, from: number): number {
+    if (from !== this.#index) return from
+    return qc.signers.find((s) => s !== this.#index) ?? this.#leader(qc.round)
   }
 
   /** Adopts a verified TC: a TC for the current round or later moves to tc.round + 1. */
-  private learnTc(tc: TimeoutCert): void {
+  #learnTc(tc: TimeoutCert): void {
     if (tc.round < this.round) return
-    this.recentTcs.set(tc.round, tc)
-    if (this.pacemaker.advanceByTc(tc)) this.enterRound('tc')
+    this.#recentTcs.set(tc.round, tc)
+    if (this.#pacemaker.advanceByTc(tc)) this.#enterRound('tc')
   }
 
-  private onTcMessage(from: number, tc: TimeoutCert): void {
-    if (tc.round < this.round - PAST_ROUNDS_KEPT) return this.reject(from, `stale TC for round ${tc.round} (current round ${this.round})`)
+  #onTcMessage(from: number, tc: TimeoutCert): void {
+    if (tc.round < this.round - PAST_ROUNDS_KEPT) return this.#reject(from, `stale TC for round ${tc.round} (current round ${this.round})`)
     // Every validator that forms a TC broadcasts it: copies for a round already left carry no news.
     if (tc.round < this.round) return
-    if (this.verified(from, () => this.verifier.tc(tc))) this.learnTc(tc)
+    if (this.#verified(from, () => this.#verifier.tc(tc))) this.#learnTc(tc)
   }
 
-  private enterRound(reason: 'qc' | 'tc'): void {
+  #enterRound(reason: 'qc' | 'tc'): void {
     const round = this.round
-    this.emit({ type: 'roundChanged', round, reason })
-    this.emit({ type: 'setTimer', round, durationMs: this.pacemaker.timeoutMs() })
-    this.ownTimeout = undefined
-    this.requestedBlocks.clear()
-    for (const [id, block] of this.awaitingPayload) if (block.round < round) this.awaitingPayload.delete(id)
-    for (const r of this.proposals.keys()) if (r < round - PAST_ROUNDS_KEPT) this.proposals.delete(r)
-    for (const r of this.recentTcs.keys()) if (r < round - PAST_ROUNDS_KEPT) this.recentTcs.delete(r)
-    this.aggregator.pruneBelow(round - PAST_ROUNDS_KEPT)
-    this.requestProposalIfLeader()
+    this.#emit({ type: 'roundChanged', round, reason })
+    this.#emit({ type: 'setTimer', round, durationMs: this.#pacemaker.timeoutMs() })
+    this.#ownTimeout = undefined
+    this.#requestedBlocks.clear()
+    for (const [id, block] of this.#awaitingPayload) if (block.round < round) this.#awaitingPayload.delete(id)
+    for (const r of this.#proposals.keys()) if (r < round - PAST_ROUNDS_KEPT) this.#proposals.delete(r)
+    for (const r of this.#recentTcs.keys()) if (r < round - PAST_ROUNDS_KEPT) this.#recentTcs.delete(r)
+    this.#aggregator.pruneBelow(round - PAST_ROUNDS_KEPT)
+    this.#requestProposalIfLeader()
   }
 
   // ---- proposing -------------------------------------------------------------------------
 
-  private requestProposalIfLeader(): void {
-    if (this.proposalRequestedRound >= this.round) return
-    const base = this.proposalBase()
+  #requestProposalIfLeader(): void {
+    if (this.#proposalRequestedRound >= this.round) return
+    const base = this.#proposalBase()
     if (base === undefined) return
-    this.proposalRequestedRound = this.round
-    this.emit({ type: 'buildProposal', round: this.round, height: base.parent.height + 1 })
+    this.#proposalRequestedRound = this.round
+    this.#emit({ type: 'buildProposal', round: this.round, height: base.parent.height + 1 })
   }
 
   /**
@@ -362,72 +362,72 @@ export class ConsensusCore {
    *   the TC (not the timeouts) may lack that QC and waits to learn it (learnQc retries);
    * - the high QC's block is unknown (it is fetched; insertBlock retries).
    */
-  private proposalBase(): { parent: Block; tc: TimeoutCert | undefined } | undefined {
+  #proposalBase(): { parent: Block; tc: TimeoutCert | undefined } | undefined {
     const round = this.round
-    if (this.leader(round) !== this.index) return undefined
-    const qc = this.highestQc
-    const tc = qc.round + 1 === round ? undefined : this.pacemaker.lastTc
-    if (!safeToVote(this.safetyState, round, qc.round, tc, this.faults)) return undefined
-    const parent = this.tree.get(qc.blockId)
+    if (this.#leader(round) !== this.#index) return undefined
+    const qc = this.#highestQc
+    const tc = qc.round + 1 === round ? undefined : this.#pacemaker.lastTc
+    if (!safeToVote(this.#safetyState, round, qc.round, tc, this.#faults)) return undefined
+    const parent = this.#tree.get(qc.blockId)
     if (parent === undefined) {
-      this.requestBlock(qc.blockId, this.peerFor(qc, this.index))
+      this.#requestBlock(qc.blockId, this.#peerFor(qc, this.#index))
       return undefined
     }
     return { parent, tc }
   }
 
-  private onProposalPayload(event: Extract<ConsensusEvent, { type: 'proposalPayload' }>): void {
+  #onProposalPayload(event: Extract<ConsensusEvent, { type: 'proposalPayload' }>): void {
     const round = this.round
-    if (event.round !== round || this.proposalRequestedRound !== round) return
+    if (event.round !== round || this.#proposalRequestedRound !== round) return
     // Recomputed: the high QC may have risen since buildProposal.
-    const base = this.proposalBase()
+    const base = this.#proposalBase()
     if (base === undefined) return
     const body: BlockBody = {
       height: base.parent.height + 1,
       round,
-      author: this.index,
+      author: this.#index,
       timestamp: event.timestamp,
-      parentQc: this.highestQc,
+      parentQc: this.#highestQc,
       ...(base.tc !== undefined ? { tc: base.tc } : {}),
       payload: event.payload,
       executedRoot: event.executedRoot,
       executedHeight: event.executedHeight,
     }
-    const block = signBlock(body, this.secretKey)
-    if (!this.castVote(block, [{ type: 'broadcast', message: { type: 'proposal', block } }])) return
-    this.proposals.set(round, block)
-    this.insertBlock(block, this.index)
+    const block = signBlock(body, this.#secretKey)
+    if (!this.#castVote(block, [{ type: 'broadcast', message: { type: 'proposal', block } }])) return
+    this.#proposals.set(round, block)
+    this.#insertBlock(block, this.#index)
   }
 
   // ---- votes -----------------------------------------------------------------------------
 
-  private onVote(from: number, vote: Vote): void {
-    if (!this.committee.has(vote.voter)) return this.reject(from, `vote from unknown validator ${vote.voter}`)
-    if (!this.inWindow(from, 'vote', vote.round)) return
-    const collector = this.leader(vote.round + 1)
-    if (collector !== this.index) {
-      return this.reject(from, `vote for round ${vote.round} sent to ${this.index}, but votes go to the leader of round ${vote.round + 1} (${collector})`)
+  #onVote(from: number, vote: Vote): void {
+    if (!this.#committee.has(vote.voter)) return this.#reject(from, `vote from unknown validator ${vote.voter}`)
+    if (!this.#inWindow(from, 'vote', vote.round)) return
+    const collector = this.#leader(vote.round + 1)
+    if (collector !== this.#index) {
+      return this.#reject(from, `vote for round ${vote.round} sent to ${this.#index}, but votes go to the leader of round ${vote.round + 1} (${collector})`)
     }
-    if (!this.verified(from, () => this.verifier.vote(vote))) return
-    const outcome = this.aggregator.addVote(vote)
+    if (!this.#verified(from, () => this.#verifier.vote(vote))) return
+    const outcome = this.#aggregator.addVote(vote)
     if (outcome.doubleVote !== undefined) {
       const { first, second } = outcome.doubleVote
-      this.emit({ type: 'evidence', kind: 'double-vote', offender: vote.voter, first: { type: 'vote', vote: first }, second: { type: 'vote', vote: second } })
+      this.#emit({ type: 'evidence', kind: 'double-vote', offender: vote.voter, first: { type: 'vote', vote: first }, second: { type: 'vote', vote: second } })
     }
     if (outcome.qc !== undefined) {
-      this.verifier.remember(outcome.qc)
-      this.learnQc(outcome.qc, from)
+      this.#verifier.remember(outcome.qc)
+      this.#learnQc(outcome.qc, from)
     }
   }
 
   /** Memory window for stored votes/timeouts; far-future messages are refused, not buffered. */
-  private inWindow(from: number, what: string, round: number): boolean {
+  #inWindow(from: number, what: string, round: number): boolean {
     if (round < this.round - PAST_ROUNDS_KEPT) {
-      this.reject(from, `stale ${what} for round ${round} (current round ${this.round})`)
+      this.#reject(from, `stale ${what} for round ${round} (current round ${this.round})`)
       return false
     }
     if (round > this.round + FUTURE_ROUNDS_ACCEPTED) {
-      this.reject(from, `${what} for round ${round} is more than ${FUTURE_ROUNDS_ACCEPTED} rounds ahead of current round ${this.round}`)
+      this.#reject(from, `${what} for round ${round} is more than ${FUTURE_ROUNDS_ACCEPTED} rounds ahead of current round ${this.round}`)
       return false
     }
     return true
@@ -435,77 +435,77 @@ export class ConsensusCore {
 
   // ---- timeouts --------------------------------------------------------------------------
 
-  private onTimerFired(round: number): void {
+  #onTimerFired(round: number): void {
     if (round !== this.round) return
-    this.pacemaker.timerExpired()
-    this.emit({ type: 'setTimer', round, durationMs: this.pacemaker.timeoutMs() })
-    this.timeOutCurrentRound()
+    this.#pacemaker.timerExpired()
+    this.#emit({ type: 'setTimer', round, durationMs: this.#pacemaker.timeoutMs() })
+    this.#timeOutCurrentRound()
   }
 
   /** Releases `then` only through a persist of the current safety and recovery state. */
-  private persist(then: readonly SendAction[]): void {
-    const lastTc = this.pacemaker.lastTc
-    const recovery: RecoveryState = lastTc ? { highQc: this.highestQc, lastTc } : { highQc: this.highestQc }
-    this.emit({ type: 'persistSafety', safety: this.safetyState, recovery, then })
+  #persist(then: readonly SendAction[]): void {
+    const lastTc = this.#pacemaker.lastTc
+    const recovery: RecoveryState = lastTc ? { highQc: this.#highestQc, lastTc } : { highQc: this.#highestQc }
+    this.#emit({ type: 'persistSafety', safety: this.#safetyState, recovery, then })
   }
 
-  private timeOutCurrentRound(): void {
+  #timeOutCurrentRound(): void {
     const round = this.round
-    if (this.ownTimeout?.round === round) {
+    if (this.#ownTimeout?.round === round) {
       // Re-send the same signed statement (the first copies may have been lost).
-      const resend: SendAction = { type: 'broadcast', message: { type: 'timeout', timeout: this.ownTimeout } }
-      return this.persist([resend])
+      const resend: SendAction = { type: 'broadcast', message: { type: 'timeout', timeout: this.#ownTimeout } }
+      return this.#persist([resend])
     }
-    const lastTc = this.pacemaker.lastTc
-    if (!safeToTimeout(this.safetyState, round, this.highestQc.round, lastTc)) {
-      return this.reject(this.index, `safety: no timeout for round ${round} (high QC round ${this.highestQc.round}, highest voted round ${this.safetyState.highestVotedRound}, highest QC round ${this.safetyState.highestQcRound})`)
+    const lastTc = this.#pacemaker.lastTc
+    if (!safeToTimeout(this.#safetyState, round, this.#highestQc.round, lastTc)) {
+      return this.#reject(this.#index, `safety: no timeout for round ${round} (high QC round ${this.#highestQc.round}, highest voted round ${this.#safetyState.highestVotedRound}, highest QC round ${this.#safetyState.highestQcRound})`)
     }
-    this.safetyState = afterTimeout(this.safetyState, round)
-    const timeout = signTimeout(round, this.highestQc, this.index, this.secretKey)
-    this.ownTimeout = timeout
+    this.#safetyState = afterTimeout(this.#safetyState, round)
+    const timeout = signTimeout(round, this.#highestQc, this.#index, this.#secretKey)
+    this.#ownTimeout = timeout
     const message: ConsensusMessage = { type: 'timeout', timeout }
     // Counted locally via a send to self, so a TC containing this signature cannot leave first.
-    this.persist([{ type: 'broadcast', message }, { type: 'send', to: this.index, message }])
+    this.#persist([{ type: 'broadcast', message }, { type: 'send', to: this.#index, message }])
   }
 
-  private onTimeout(from: number, timeout: Timeout): void {
-    if (!this.committee.has(timeout.author)) return this.reject(from, `timeout from unknown validator ${timeout.author}`)
+  #onTimeout(from: number, timeout: Timeout): void {
+    if (!this.#committee.has(timeout.author)) return this.#reject(from, `timeout from unknown validator ${timeout.author}`)
     // The sender is stuck in a round this validator has left. TCs are broadcast once and a
     // timeout carries no TC, so without help it may never leave: a crash-recovered validator
     // with highestVotedRound above its round cannot even time out there. Send it the TC for its
     // round, or else the newest TC held, which moves it at least past its round.
     if (timeout.round < this.round) {
-      const tc = this.tcForLaggard(timeout.round)
-      if (tc !== undefined) this.emit({ type: 'send', to: from, message: { type: 'tc', tc } })
+      const tc = this.#tcForLaggard(timeout.round)
+      if (tc !== undefined) this.#emit({ type: 'send', to: from, message: { type: 'tc', tc } })
     }
-    if (timeout.round < this.round - PAST_ROUNDS_KEPT) return this.reject(from, `stale timeout for round ${timeout.round} (current round ${this.round})`)
-    if (!this.verified(from, () => this.verifier.timeout(timeout))) return
+    if (timeout.round < this.round - PAST_ROUNDS_KEPT) return this.#reject(from, `stale timeout for round ${timeout.round} (current round ${this.round})`)
+    if (!this.#verified(from, () => this.#verifier.timeout(timeout))) return
     // The high QC is learned before the window check: it is how a far-behind validator catches up.
-    this.learnQc(timeout.highQc, from)
-    if (!this.inWindow(from, 'timeout', timeout.round)) return
-    const outcome = this.aggregator.addTimeout(timeout)
+    this.#learnQc(timeout.highQc, from)
+    if (!this.#inWindow(from, 'timeout', timeout.round)) return
+    const outcome = this.#aggregator.addTimeout(timeout)
     if (outcome.conflict !== undefined) {
       const { first, second } = outcome.conflict
-      this.emit({ type: 'evidence', kind: 'double-timeout', offender: timeout.author, first: { type: 'timeout', timeout: first }, second: { type: 'timeout', timeout: second } })
+      this.#emit({ type: 'evidence', kind: 'double-timeout', offender: timeout.author, first: { type: 'timeout', timeout: first }, second: { type: 'timeout', timeout: second } })
     }
     if (outcome.tc !== undefined) {
       // Broadcast so validators that missed some timeouts advance too (and the next leader can propose).
-      this.emit({ type: 'broadcast', message: { type: 'tc', tc: outcome.tc } })
-      return this.learnTc(outcome.tc)
+      this.#emit({ type: 'broadcast', message: { type: 'tc', tc: outcome.tc } })
+      return this.#learnTc(outcome.tc)
     }
     // f+1 timeouts include an honest one, so the round is failing: join at once rather than
     // waiting for the local timer (DiemBFT v4 pacemaker), keeping validators' rounds together.
-    if (timeout.round === this.round && outcome.timeouts > this.committee.f && this.ownTimeout?.round !== this.round) {
-      this.timeOutCurrentRound()
+    if (timeout.round === this.round && outcome.timeouts > this.#committee.f && this.#ownTimeout?.round !== this.round) {
+      this.#timeOutCurrentRound()
     }
   }
 
   /** The TC ending `round` if held, else the newest held TC for a later round. */
-  private tcForLaggard(round: number): TimeoutCert | undefined {
-    const exact = this.recentTcs.get(round)
+  #tcForLaggard(round: number): TimeoutCert | undefined {
+    const exact = this.#recentTcs.get(round)
     if (exact !== undefined) return exact
     let newest: TimeoutCert | undefined
-    for (const tc of this.recentTcs.values()) if (tc.round > round && (newest === undefined || tc.round > newest.round)) newest = tc
+    for (const tc of this.#recentTcs.values()) if (tc.round > round && (newest === undefined || tc.round > newest.round)) newest = tc
     return newest
   }
 }

@@ -14,30 +14,30 @@ export interface PacemakerOptions {
  * Rounds only move forward, on a certificate for the current round or a later one.
  */
 export class Pacemaker {
-  private readonly baseTimeoutMs: number
-  private readonly maxTimeoutMs: number
-  private currentRound: number
+  readonly #baseTimeoutMs: number
+  readonly #maxTimeoutMs: number
+  #currentRound: number
   /** Timer expiries since the last QC-driven progress: the backoff exponent. */
-  private consecutiveTimeouts = 0
-  private enteredByTc: TimeoutCert | undefined
+  #consecutiveTimeouts = 0
+  #enteredByTc: TimeoutCert | undefined
 
   constructor(opts: PacemakerOptions) {
     if (!(opts.baseTimeoutMs > 0) || !(opts.maxTimeoutMs >= opts.baseTimeoutMs)) {
       throw new RangeError(`pacemaker: need 0 < baseTimeoutMs (${opts.baseTimeoutMs}) ≤ maxTimeoutMs (${opts.maxTimeoutMs})`)
     }
-    this.baseTimeoutMs = opts.baseTimeoutMs
-    this.maxTimeoutMs = opts.maxTimeoutMs
-    this.currentRound = opts.round
-    this.enteredByTc = opts.lastTc?.round === opts.round - 1 ? opts.lastTc : undefined
+    this.#baseTimeoutMs = opts.baseTimeoutMs
+    this.#maxTimeoutMs = opts.maxTimeoutMs
+    this.#currentRound = opts.round
+    this.#enteredByTc = opts.lastTc?.round === opts.round - 1 ? opts.lastTc : undefined
   }
 
   get round(): number {
-    return this.currentRound
+    return this.#currentRound
   }
 
   /** The TC for round − 1 if this round was entered by a timeout certificate, else undefined. */
   get lastTc(): TimeoutCert | undefined {
-    return this.enteredByTc
+    return this.#enteredByTc
   }
 
   /**
@@ -46,28 +46,28 @@ export class Pacemaker {
    */
   timeoutMs(): number {
     // 2^30 × any positive base exceeds any sane cap; bounding the exponent avoids Infinity.
-    return Math.min(this.maxTimeoutMs, this.baseTimeoutMs * 2 ** Math.min(this.consecutiveTimeouts, 30))
+    return Math.min(this.#maxTimeoutMs, this.#baseTimeoutMs * 2 ** Math.min(this.#consecutiveTimeouts, 30))
   }
 
   /** The round timer expired without progress: the next timer waits longer. */
   timerExpired(): void {
-    this.consecutiveTimeouts++
+    this.#consecutiveTimeouts++
   }
 
   /** A QC for `qcRound` ≥ current round moves to qcRound + 1 and resets the backoff. */
   advanceByQc(qcRound: number): boolean {
-    if (qcRound < this.currentRound) return false
-    this.currentRound = qcRound + 1
-    this.consecutiveTimeouts = 0
-    this.enteredByTc = undefined
+    if (qcRound < this.#currentRound) return false
+    this.#currentRound = qcRound + 1
+    this.#consecutiveTimeouts = 0
+    this.#enteredByTc = undefined
     return true
   }
 
   /** A TC for round ≥ current moves to tc.round + 1; the backoff is kept (no progress was made). */
   advanceByTc(tc: TimeoutCert): boolean {
-    if (tc.round < this.currentRound) return false
-    this.currentRound = tc.round + 1
-    this.enteredByTc = tc
+    if (tc.round < this.#currentRound) return false
+    this.#currentRound = tc.round + 1
+    this.#enteredByTc = tc
     return true
   }
 }

@@ -21,40 +21,40 @@ const MAX_CACHED_QCS = 256
  * key but bad signatures is never adopted as high QC (a valid one of that round already was).
  */
 export class MessageVerifier {
-  private readonly committee: Committee
-  private readonly genesisId: Uint8Array
-  private readonly verifiedQcs = new Set<string>()
+  readonly #committee: Committee
+  readonly #genesisId: Uint8Array
+  readonly #verifiedQcs = new Set<string>()
 
   constructor(committee: Committee, genesisId: Uint8Array) {
-    this.committee = committee
-    this.genesisId = genesisId
+    this.#committee = committee
+    this.#genesisId = genesisId
   }
 
   qc(qc: QuorumCert): void {
-    if (this.verifiedQcs.has(qcKey(qc))) return
-    verifyQc(qc, this.committee, this.genesisId)
+    if (this.#verifiedQcs.has(qcKey(qc))) return
+    verifyQc(qc, this.#committee, this.#genesisId)
     this.remember(qc)
   }
 
   /** Records a QC known valid without checking (one this validator aggregated itself). */
   remember(qc: QuorumCert): void {
     const key = qcKey(qc)
-    if (this.verifiedQcs.has(key)) return
-    if (this.verifiedQcs.size >= MAX_CACHED_QCS) this.verifiedQcs.delete(this.verifiedQcs.values().next().value!)
-    this.verifiedQcs.add(key)
+    if (this.#verifiedQcs.has(key)) return
+    if (this.#verifiedQcs.size >= MAX_CACHED_QCS) this.#verifiedQcs.delete(this.#verifiedQcs.values().next().value!)
+    this.#verifiedQcs.add(key)
   }
 
   block(block: Block): void {
-    verifyBlock(block, this.committee, this.genesisId)
+    verifyBlock(block, this.#committee, this.#genesisId)
     this.remember(block.parentQc)
   }
 
   vote(vote: Vote): void {
-    verifyVote(vote, this.committee)
+    verifyVote(vote, this.#committee)
   }
 
   tc(tc: TimeoutCert): void {
-    verifyTc(tc, this.committee)
+    verifyTc(tc, this.#committee)
   }
 
   /**
@@ -65,7 +65,7 @@ export class MessageVerifier {
     if (t.highQc.round >= t.round) {
       throw new VerificationError(`timeout round ${t.round} from ${t.author}: highQc round ${t.highQc.round} not below it`)
     }
-    if (!verify(t.signature, timeoutSigningBytes(t.round, t.highQc.round), this.committee.key(t.author))) {
+    if (!verify(t.signature, timeoutSigningBytes(t.round, t.highQc.round), this.#committee.key(t.author))) {
       throw new VerificationError(`timeout round ${t.round} from ${t.author}: invalid signature`)
     }
     this.qc(t.highQc)

@@ -36,19 +36,19 @@ interface RoundTimeouts {
  * accept. Callers verify signatures first and bound which rounds they feed in.
  */
 export class VoteAggregator {
-  private readonly committee: Committee
-  private readonly votes = new Map<number, RoundVotes>()
-  private readonly timeouts = new Map<number, RoundTimeouts>()
+  readonly #committee: Committee
+  readonly #votes = new Map<number, RoundVotes>()
+  readonly #timeouts = new Map<number, RoundTimeouts>()
 
   constructor(committee: Committee) {
-    this.committee = committee
+    this.#committee = committee
   }
 
   addVote(vote: Vote): VoteOutcome {
-    let round = this.votes.get(vote.round)
+    let round = this.#votes.get(vote.round)
     if (round === undefined) {
       round = { byVoter: new Map(), votersByBlock: new Map(), certified: new Set() }
-      this.votes.set(vote.round, round)
+      this.#votes.set(vote.round, round)
     }
     const blockId = toHex(vote.blockId)
     const previous = round.byVoter.get(vote.voter)
@@ -59,7 +59,7 @@ export class VoteAggregator {
     let voters = round.votersByBlock.get(blockId)
     if (voters === undefined) round.votersByBlock.set(blockId, (voters = []))
     voters.push(vote.voter)
-    if (voters.length < this.committee.quorum || round.certified.has(blockId)) return {}
+    if (voters.length < this.#committee.quorum || round.certified.has(blockId)) return {}
     round.certified.add(blockId)
     const signers = [...voters].sort((a, b) => a - b)
     const signatures = signers.map((s) => round.byVoter.get(s)!.signature)
@@ -67,10 +67,10 @@ export class VoteAggregator {
   }
 
   addTimeout(timeout: Timeout): TimeoutOutcome {
-    let round = this.timeouts.get(timeout.round)
+    let round = this.#timeouts.get(timeout.round)
     if (round === undefined) {
       round = { byAuthor: new Map(), certified: false }
-      this.timeouts.set(timeout.round, round)
+      this.#timeouts.set(timeout.round, round)
     }
     const previous = round.byAuthor.get(timeout.author)
     if (previous !== undefined) {
@@ -80,7 +80,7 @@ export class VoteAggregator {
     }
     round.byAuthor.set(timeout.author, timeout)
     const count = round.byAuthor.size
-    if (count < this.committee.quorum || round.certified) return { timeouts: count }
+    if (count < this.#committee.quorum || round.certified) return { timeouts: count }
     round.certified = true
     const entries = [...round.byAuthor.values()]
       .sort((a, b) => a.author - b.author)
@@ -90,7 +90,7 @@ export class VoteAggregator {
 
   /** Forgets every round below `round` (the caller's memory window). */
   pruneBelow(round: number): void {
-    for (const r of this.votes.keys()) if (r < round) this.votes.delete(r)
-    for (const r of this.timeouts.keys()) if (r < round) this.timeouts.delete(r)
+    for (const r of this.#votes.keys()) if (r < round) this.#votes.delete(r)
+    for (const r of this.#timeouts.keys()) if (r < round) this.#timeouts.delete(r)
   }
 }

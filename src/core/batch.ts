@@ -92,3 +92,8 @@ export function batchDigestOfEncoding(encoded: Uint8Array): Uint8Array {
 export function batchDigest(b: Batch): Uint8Array {
   return batchDigestOfEncoding(encodeBatch(b))
 }
+
+/** The author field leading a batch's encoding, without decoding the rest; undefined if too short. */
+export function batchAuthorOfEncoding(encoded: Uint8Array): number | undefined {
+  return encoded.length < 2 ? undefined : (encoded[0]! << 8) | encoded[1]!
+}

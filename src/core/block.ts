@@ -8,7 +8,7 @@ import { readTx, writeTx, type Tx } from './tx.ts'
 import { genesisQc, readQc, verifyQc, writeQc, type QuorumCert } from './vote.ts'
 
 /**
- * What a block orders: batch digests (the default, DESIGN §5) or the txs inline
+ * What a block orders: batch digests (the default, docs/design.md §5) or the txs inline
  * (`full-block` mode, kept so the two dissemination schemes can be compared).
  */
 export type Payload =

@@ -29,77 +29,77 @@ export class DecodeError extends Error {
 const U64_MAX = (1n << 64n) - 1n
 
 export class Writer {
-  private buf: Buffer
-  private len = 0
+  #buf: Buffer
+  #len = 0
 
   constructor(initial = 256) {
-    this.buf = Buffer.allocUnsafe(initial)
+    this.#buf = Buffer.allocUnsafe(initial)
   }
 
   /** Bytes written so far. */
   get length(): number {
-    return this.len
+    return this.#len
   }
 
-  private reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return
-    let size = Math.max(1, this.buf.length) * 2
-    while (size < this.len + n) size *= 2
+  #reserve(n: number): void {
+    if (this.#len + n <= this.#buf.length) return
+    let size = Math.max(1, this.#buf.length) * 2
+    while (size < this.#len + n) size *= 2
     const next = Buffer.allocUnsafe(size)
-    this.buf.copy(next, 0, 0, this.len)
-    this.buf = next
+    this.#buf.copy(next, 0, 0, this.#len)
+    this.#buf = next
   }
 
   u8(v: number): this {
-    this.reserve(1)
-    this.buf.writeUInt8(v, this.len)
-    this.len += 1
+    this.#reserve(1)
+    this.#buf.writeUInt8(v, this.#len)
+    this.#len += 1
     return this
   }
 
   u16(v: number): this {
-    this.reserve(2)
-    this.buf.writeUInt16BE(v, this.len)
-    this.len += 2
+    this.#reserve(2)
+    this.#buf.writeUInt16BE(v, this.#len)
+    this.#len += 2
     return this
   }
 
   u32(v: number): this {
-    this.reserve(4)
-    this.buf.writeUInt32BE(v, this.len)
-    this.len += 4
+    this.#reserve(4)
+    this.#buf.writeUInt32BE(v, this.#len)
+    this.#len += 4
     return this
   }
 
   u64(v: bigint): this {
     if (v < 0n || v > U64_MAX) throw new RangeError(`u64 out of range: ${v}`)
-    this.reserve(8)
-    this.buf.writeBigUInt64BE(v, this.len)
-    this.len += 8
+    this.#reserve(8)
+    this.#buf.writeBigUInt64BE(v, this.#len)
+    this.#len += 8
     return this
   }
 
   fixed(bytes: Uint8Array, n: number): this {
     if (bytes.length !== n) throw new RangeError(`expected ${n} bytes, got ${bytes.length}`)
-    this.reserve(n)
-    this.buf.set(bytes, this.len)
-    this.len += n
+    this.#reserve(n)
+    this.#buf.set(bytes, this.#len)
+    this.#len += n
     return this
   }
 
   bytes(bytes: Uint8Array): this {
     this.u32(bytes.length)
-    this.reserve(bytes.length)
-    this.buf.set(bytes, this.len)
-    this.len += bytes.length
+    this.#reserve(bytes.length)
+    this.#buf.set(bytes, this.#len)
+    this.#len += bytes.length
     return this
   }
 
   /** Appends already-canonical bytes verbatim (a nested encoding). */
   raw(bytes: Uint8Array): this {
-    this.reserve(bytes.length)
-    this.buf.set(bytes, this.len)
-    this.len += bytes.length
+    this.#reserve(bytes.length)
+    this.#buf.set(bytes, this.#len)
+    this.#len += bytes.length
     return this
   }
 
@@ -118,15 +118,15 @@ export class Writer {
 
   /** Returns a plain Uint8Array view of exactly the written bytes. */
   finish(): Uint8Array {
-    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.len)
+    return new Uint8Array(this.#buf.buffer, this.#buf.byteOffset, this.#len)
   }
 }
 
 export class Reader {
-  private readonly view: DataView
-  private pos = 0
+  readonly #view: DataView
+  #pos = 0
   readonly bytes: Uint8Array
-  private readonly aliasing: boolean
+  readonly #aliasing: boolean
 
   /**
    * `aliasing`: fixed() and bytesField() return views into `bytes` rather than copies, for a
@@ -134,47 +134,47 @@ export class Reader {
    */
   constructor(bytes: Uint8Array, aliasing = false) {
     this.bytes = bytes
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    this.aliasing = aliasing
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.#aliasing = aliasing
   }
 
   get offset(): number {
-    return this.pos
+    return this.#pos
   }
 
   get remaining(): number {
-    return this.bytes.length - this.pos
+    return this.bytes.length - this.#pos
   }
 
-  private need(n: number, field: string): void {
-    if (this.pos + n > this.bytes.length) {
-      throw new DecodeError(field, `truncated: need ${n} bytes at offset ${this.pos}, have ${this.remaining}`)
+  #need(n: number, field: string): void {
+    if (this.#pos + n > this.bytes.length) {
+      throw new DecodeError(field, `truncated: need ${n} bytes at offset ${this.#pos}, have ${this.remaining}`)
     }
   }
 
   u8(field: string): number {
-    this.need(1, field)
-    return this.view.getUint8(this.pos++)
+    this.#need(1, field)
+    return this.#view.getUint8(this.#pos++)
   }
 
   u16(field: string): number {
-    this.need(2, field)
-    const v = this.view.getUint16(this.pos)
-    this.pos += 2
+    this.#need(2, field)
+    const v = this.#view.getUint16(this.#pos)
+    this.#pos += 2
     return v
   }
 
   u32(field: string): number {
-    this.need(4, field)
-    const v = this.view.getUint32(this.pos)
-    this.pos += 4
+    this.#need(4, field)
+    const v = this.#view.getUint32(this.#pos)
+    this.#pos += 4
     return v
   }
 
   u64(field: string): bigint {
-    this.need(8, field)
-    const v = this.view.getBigUint64(this.pos)
-    this.pos += 8
+    this.#need(8, field)
+    const v = this.#view.getBigUint64(this.#pos)
+    this.#pos += 8
     return v
   }
 
@@ -187,9 +187,9 @@ export class Reader {
 
   /** Copies n bytes out (unless aliasing) so decoded values never alias the (reusable) input buffer. */
   fixed(n: number, field: string): Uint8Array {
-    this.need(n, field)
-    const out = this.aliasing ? this.bytes.subarray(this.pos, this.pos + n) : this.bytes.slice(this.pos, this.pos + n)
-    this.pos += n
+    this.#need(n, field)
+    const out = this.#aliasing ? this.bytes.subarray(this.#pos, this.#pos + n) : this.bytes.slice(this.#pos, this.#pos + n)
+    this.#pos += n
     return out
   }
 

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { availableParallelism, cpus } from 'node:os'
 import { sign, keyPairFromSeed, verify, deriveSeed } from './keys.ts'
 
-/** The machine a measurement ran on (DESIGN §11: every result echoes it). */
+/** The machine a measurement ran on (docs/design.md §11: every result echoes it). */
 export interface RunEnvironment {
   readonly gitCommit: string
   readonly node: string
@@ -40,7 +40,7 @@ export function probeInputs(count = PROBE_SIGNATURES): { publicKey: Uint8Array; 
 
 /**
  * Single-core ed25519 verifies/s with the node's own `verify` (sodium-native) over distinct
- * tx-sized messages and keys. Signature checking is the dominant per-tx CPU cost (DESIGN §6), so
+ * tx-sized messages and keys. Signature checking is the dominant per-tx CPU cost (docs/design.md §5), so
  * this rate times the cores gives the throughput a machine can possibly verify. Only libsodium's
  * call is timed: the validators' decoding, packing and worker hand-off count against them.
  */
@@ -61,7 +61,7 @@ export function measureVerifiesPerSec(durationMs = VERIFY_PROBE_MS): number {
 }
 
 /**
- * The verify bound (DESIGN §11): every validator verifies every tx once, and all validators share
+ * The verify bound (docs/design.md §11): every validator verifies every tx once, and all validators share
  * this machine's cores, so the whole testnet cannot commit faster than this.
  */
 export function verifyBoundTps(verifiesPerSec: number, cores: number, validators: number): number {

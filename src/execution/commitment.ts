@@ -1,11 +1,11 @@
 import { endianness } from 'node:os'
 import sodium from 'sodium-native'
+import type { Account } from '../core/account.ts'
 import { Writer } from '../core/codec.ts'
 import { HASH_BYTES, bytesEqualAt, sha256 } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { SlotIndex } from '../core/slot-index.ts'
 import { laneSums, type LaneSums } from './lane-sums.ts'
-import type { Account } from './state.ts'
 
 /**
  * LtHash16 (Bellare–Micciancio multiset hash as used by Facebook's "Securing update propagation
@@ -100,19 +100,19 @@ const MEMO_ENTRIES = 8_192
 /** Per slot: the entry's length, then its bytes. */
 const MEMO_ENTRY_STRIDE = 1 + MAX_ENTRY_BYTES
 class LanesMemo {
-  private readonly slots = new SlotIndex(MEMO_ENTRIES)
-  private readonly entries = new Uint8Array(MEMO_ENTRIES * MEMO_ENTRY_STRIDE)
-  private readonly free: number[] = []
+  readonly #slots = new SlotIndex(MEMO_ENTRIES)
+  readonly #entries = new Uint8Array(MEMO_ENTRIES * MEMO_ENTRY_STRIDE)
+  readonly #free: number[] = []
   /** Slots handed out so far; once all are, `next` is the slot the next eviction takes. */
-  private filled = 0
-  private next = 0
+  #filled = 0
+  #next = 0
 
   /** The byte offset in `lanes` of `entry`'s lanes, or −1; they leave the memo (the entry left the state) and stay readable until the next `put`. */
   take(entry: Uint8Array): number {
     const key = entryKey(entry)
-    const slot = this.slots.get(key)
-    if (slot < 0 || !this.holds(slot, entry)) return -1
-    this.release(key, slot)
+    const slot = this.#slots.get(key)
+    if (slot < 0 || !this.#holds(slot, entry)) return -1
+    this.#release(key, slot)
     return POOL_AT + slot * LANE_BYTES
   }
 
@@ -120,32 +120,32 @@ class LanesMemo {
   put(entry: Uint8Array, lanes: Uint32Array): number {
     checkEntryLength(entry)
     const key = entryKey(entry)
-    const previous = this.slots.get(key)
-    if (previous >= 0) this.release(key, previous)
-    const slot = this.free.pop() ?? (this.filled < MEMO_ENTRIES ? this.filled++ : this.evictOldest())
-    this.slots.set(key, slot)
-    this.entries[slot * MEMO_ENTRY_STRIDE] = entry.length
-    this.entries.set(entry, slot * MEMO_ENTRY_STRIDE + 1)
+    const previous = this.#slots.get(key)
+    if (previous >= 0) this.#release(key, previous)
+    const slot = this.#free.pop() ?? (this.#filled < MEMO_ENTRIES ? this.#filled++ : this.#evictOldest())
+    this.#slots.set(key, slot)
+    this.#entries[slot * MEMO_ENTRY_STRIDE] = entry.length
+    this.#entries.set(entry, slot * MEMO_ENTRY_STRIDE + 1)
     const at = POOL_AT + slot * LANE_BYTES
     expandEntry(entry, lanes, at / 4)
     return at
   }
 
-  private holds(slot: number, entry: Uint8Array): boolean {
+  #holds(slot: number, entry: Uint8Array): boolean {
     const at = slot * MEMO_ENTRY_STRIDE
-    return this.entries[at] === entry.length && bytesEqualAt(this.entries, at + 1, entry)
+    return this.#entries[at] === entry.length && bytesEqualAt(this.#entries, at + 1, entry)
   }
 
-  private release(key: number, slot: number): void {
-    this.slots.delete(key)
-    this.free.push(slot)
+  #release(key: number, slot: number): void {
+    this.#slots.delete(key)
+    this.#free.push(slot)
   }
 
   /** Only called with no free slot, so every slot holds an entry. */
-  private evictOldest(): number {
-    const slot = this.next
-    this.next = (slot + 1) % MEMO_ENTRIES
-    this.slots.delete(this.slots.keyAt(slot))
+  #evictOldest(): number {
+    const slot = this.#next
+    this.#next = (slot + 1) % MEMO_ENTRIES
+    this.#slots.delete(this.#slots.keyAt(slot))
     return slot
   }
 }
@@ -199,10 +199,10 @@ export function changeDelta(changes: Iterable<EntryChange>): Uint16Array {
 
 /** The LtHash accumulator of a whole state; immutable, so a result never aliases its base state. */
 export class StateCommitment {
-  private readonly lanes: Uint16Array
+  readonly #lanes: Uint16Array
 
   private constructor(lanes: Uint16Array) {
-    this.lanes = lanes
+    this.#lanes = lanes
   }
 
   static empty(): StateCommitment {
@@ -225,7 +225,7 @@ export class StateCommitment {
 
   /** This commitment plus partial sums (from changeDelta, possibly computed by several workers). */
   plus(deltas: Iterable<Uint16Array>): StateCommitment {
-    const lanes = this.lanes.slice()
+    const lanes = this.#lanes.slice()
     for (const delta of deltas) {
       if (delta.length !== LANES) throw new RangeError(`commitment delta has ${delta.length} lanes, expected ${LANES}`)
       for (let i = 0; i < LANES; i++) lanes[i] += delta[i]!
@@ -235,6 +235,6 @@ export class StateCommitment {
 
   /** 32-byte state root: sha256(domain || lanes as little-endian u16). */
   root(): Uint8Array {
-    return sha256(ROOT_DOMAIN, new Uint8Array(this.lanes.buffer, this.lanes.byteOffset, LANE_BYTES))
+    return sha256(ROOT_DOMAIN, new Uint8Array(this.#lanes.buffer, this.#lanes.byteOffset, LANE_BYTES))
   }
 }

@@ -1,8 +1,9 @@
+import type { Account } from '../core/account.ts'
 import { bytesEqual, hashKey31, toHex } from '../core/hash.ts'
 import { encodeTx, txBodyHashes, verifyTx, type Tx } from '../core/tx.ts'
 import { accountEntry, changeDelta, slotEntry, type EntryChange, type StateCommitment } from './commitment.ts'
 import type { Receipt } from './receipts.ts'
-import { FEE_SINK_ID, type Account, type AccountId, type AppliedBlock, type SlotId, type StateReader, type StateWrites, type WorldState } from './state.ts'
+import { FEE_SINK_ID, type AccountId, type AppliedBlock, type SlotId, type StateReader, type StateWrites, type WorldState } from './state.ts'
 import { BlockOverlay, applyTx } from './transition.ts'
 
 export interface ExecuteOptions {

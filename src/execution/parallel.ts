@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { Piscina } from 'piscina'
+import type { Account } from '../core/account.ts'
 import { Writer } from '../core/codec.ts'
 import { HASH_BYTES } from '../core/hash.ts'
 import { encodedTxLength, writeTx, type Tx } from '../core/tx.ts'
@@ -28,7 +29,7 @@ import {
   type BlockSizes,
   type BlockViews,
 } from './shared-block.ts'
-import { FEE_SINK, FEE_SINK_ID, type Account, type AccountId, type SlotId, type WorldState } from './state.ts'
+import { FEE_SINK, FEE_SINK_ID, type AccountId, type SlotId, type WorldState } from './state.ts'
 import type { BlockTask, BlockTaskResult, TestDelay, WorkerTask } from './wire.ts'
 import { runBlockShare } from './worker.ts'
 
@@ -59,7 +60,8 @@ export interface ParallelExecuteOptions extends ExecuteOptions {
   readonly testFillPauseMs?: number
 }
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url).href
+/** The executor's piscina worker (also what exec-bench's calibration runs its pure compute on). */
+export const WORKER_URL = new URL('./worker.ts', import.meta.url).href
 
 /**
  * Parallel block execution by worker self-scheduling over shared memory (Block-STM's
@@ -76,25 +78,25 @@ export class ParallelExecutor {
   readonly workers: number
   readonly policy: ExecutionPolicy
   /** `workers` − 1 threads; none when the calling thread is the only executor. */
-  private readonly pool: Piscina<WorkerTask, BlockTaskResult | ArrayBuffer> | undefined
+  readonly #pool: Piscina<WorkerTask, BlockTaskResult | ArrayBuffer> | undefined
 
   constructor(opts: ParallelExecutorOptions = {}) {
     this.workers = opts.workers ?? availableParallelism()
     if (!Number.isInteger(this.workers) || this.workers < 1) throw new RangeError(`workers must be a positive integer, got ${opts.workers}`)
     this.policy = opts.policy ?? 'auto'
     const threads = this.workers - 1
-    this.pool = threads > 0 ? new Piscina({ filename: WORKER_URL, minThreads: threads, maxThreads: threads }) : undefined
+    this.#pool = threads > 0 ? new Piscina({ filename: WORKER_URL, minThreads: threads, maxThreads: threads }) : undefined
   }
 
   async execute(state: WorldState, txs: readonly Tx[], opts: ParallelExecuteOptions = {}): Promise<ExecutionResult> {
     checkExecuteOptions(txs, opts)
-    const plan = this.plan(txs, opts.unverified)
+    const plan = this.#plan(txs, opts.unverified)
     // The sequential path is the oracle itself, so it never costs more than the oracle.
     if (plan === undefined) return executeSequential(state, txs, opts)
-    return this.executeParallel(state, txs, opts, plan)
+    return this.#executeParallel(state, txs, opts, plan)
   }
 
-  private plan(txs: readonly Tx[], unverified: readonly boolean[] | undefined): Plan | undefined {
+  #plan(txs: readonly Tx[], unverified: readonly boolean[] | undefined): Plan | undefined {
     if (this.policy === 'sequential') return undefined
     if (this.policy === 'auto' && !mayGainFromParallel(txs, unverified, this.workers)) return undefined
     let schedule = buildSchedule(txs, unverified)
@@ -113,7 +115,7 @@ export class ParallelExecutor {
     return { schedule, duplicates }
   }
 
-  private async executeParallel(state: WorldState, txs: readonly Tx[], opts: ParallelExecuteOptions, plan: Plan): Promise<ExecutionResult> {
+  async #executeParallel(state: WorldState, txs: readonly Tx[], opts: ParallelExecuteOptions, plan: Plan): Promise<ExecutionResult> {
     const { schedule, duplicates } = plan
     const { views, buffer } = allocateLayout(txs, schedule)
     const { sizes } = views
@@ -122,7 +124,7 @@ export class ParallelExecutor {
     const share = (worker: number): BlockTask => ({ kind: 'block', buffer, sizes, worker, testDelay: opts.testDelay })
     // Posted before the layout is filled in: a thread takes longer to wake than the fill, and
     // it waits for publishDag before touching the buffer.
-    const pooled = this.runPoolShares(views, executors, share)
+    const pooled = this.#runPoolShares(views, executors, share)
     let own: BlockTaskResult
     try {
       fillLayout(views, state, txs, opts.unverified, schedule, opts.testFillPauseMs ?? 0)
@@ -187,9 +189,9 @@ export class ParallelExecutor {
    * aborts the block (the other executors stop at their next tx) and is reported once every
    * pool thread has stopped, so the pool is idle again when this rejects.
    */
-  private async runPoolShares(views: BlockViews, executors: number, share: (worker: number) => BlockTask): Promise<BlockTaskResult[]> {
+  async #runPoolShares(views: BlockViews, executors: number, share: (worker: number) => BlockTask): Promise<BlockTaskResult[]> {
     const runs = Array.from({ length: executors - 1 }, (_, k) =>
-      (this.pool!.run(share(k + 1)) as Promise<BlockTaskResult>).catch((err: unknown) => {
+      (this.#pool!.run(share(k + 1)) as Promise<BlockTaskResult>).catch((err: unknown) => {
         abortBlock(views)
         throw err
       }),
@@ -204,7 +206,7 @@ export class ParallelExecutor {
   }
 
   async close(): Promise<void> {
-    await this.pool?.destroy()
+    await this.#pool?.destroy()
   }
 }
 

@@ -92,80 +92,80 @@ const HASH_MULTIPLIERS = Int32Array.from(crypto.getRandomValues(new Uint32Array(
  * distinct key, on demand.
  */
 export class KeyInterner {
-  private arena: Uint8Array
+  #arena: Uint8Array
   /** Hash of each key, by id. */
-  private hashes: Int32Array
-  private count = 0
-  private readonly hexes: string[] = []
+  #hashes: Int32Array
+  #count = 0
+  readonly #hexes: string[] = []
   /** Key id + 1 per bucket, 0 = empty; 2^bits buckets, at most half full. */
-  private table: Int32Array
-  private bits: number
-  private readonly multipliers: Int32Array
+  #table: Int32Array
+  #bits: number
+  readonly #multipliers: Int32Array
 
   /**
    * `expectedKeys`: sizes the table and arena so that many keys fit without growing them.
    * `multipliers`: the hash's (tests pass zeros, so that every key collides).
    */
   constructor(expectedKeys = 32, multipliers: Int32Array = HASH_MULTIPLIERS) {
-    this.multipliers = multipliers
-    this.bits = Math.max(6, Math.ceil(Math.log2(2 * expectedKeys + 1)))
-    this.table = new Int32Array(2 ** this.bits)
-    this.arena = new Uint8Array(Math.max(16, expectedKeys) * KEY_BYTES)
-    this.hashes = new Int32Array(Math.max(16, expectedKeys))
+    this.#multipliers = multipliers
+    this.#bits = Math.max(6, Math.ceil(Math.log2(2 * expectedKeys + 1)))
+    this.#table = new Int32Array(2 ** this.#bits)
+    this.#arena = new Uint8Array(Math.max(16, expectedKeys) * KEY_BYTES)
+    this.#hashes = new Int32Array(Math.max(16, expectedKeys))
   }
 
   get size(): number {
-    return this.count
+    return this.#count
   }
 
   /** The keys of ids 0..size−1, 32 bytes each in id order (a view, valid until the next intern). */
   bytes(): Uint8Array {
-    return this.arena.subarray(0, this.count * KEY_BYTES)
+    return this.#arena.subarray(0, this.#count * KEY_BYTES)
   }
 
   intern(key: Uint8Array): number {
     if (key.length !== KEY_BYTES) throw new RangeError(`interned keys are ${KEY_BYTES} bytes, got ${key.length}`)
-    const h = hashKey(key, this.multipliers)
-    const mask = this.table.length - 1
-    for (let bucket = h >>> (32 - this.bits); ; bucket = (bucket + 1) & mask) {
-      const entry = this.table[bucket]!
+    const h = hashKey(key, this.#multipliers)
+    const mask = this.#table.length - 1
+    for (let bucket = h >>> (32 - this.#bits); ; bucket = (bucket + 1) & mask) {
+      const entry = this.#table[bucket]!
       if (entry === 0) break
-      if (this.hashes[entry - 1] === h && bytesEqualAt(this.arena, (entry - 1) * KEY_BYTES, key)) return entry - 1
+      if (this.#hashes[entry - 1] === h && bytesEqualAt(this.#arena, (entry - 1) * KEY_BYTES, key)) return entry - 1
     }
-    const id = this.count++
-    if (id === this.hashes.length) this.grow()
-    this.arena.set(key, id * KEY_BYTES)
-    this.hashes[id] = h
-    if (2 * this.count > this.table.length) this.rehash(this.bits + 1)
-    else this.place(id)
+    const id = this.#count++
+    if (id === this.#hashes.length) this.#grow()
+    this.#arena.set(key, id * KEY_BYTES)
+    this.#hashes[id] = h
+    if (2 * this.#count > this.#table.length) this.#rehash(this.#bits + 1)
+    else this.#place(id)
     return id
   }
 
   /** Key `id` as lowercase hex (the WorldState key). */
   hex(id: number): string {
-    return (this.hexes[id] ??= toHex(this.arena.subarray(id * KEY_BYTES, (id + 1) * KEY_BYTES)))
+    return (this.#hexes[id] ??= toHex(this.#arena.subarray(id * KEY_BYTES, (id + 1) * KEY_BYTES)))
   }
 
-  private grow(): void {
-    const arena = new Uint8Array(this.arena.length * 2)
-    arena.set(this.arena)
-    this.arena = arena
-    const hashes = new Int32Array(this.hashes.length * 2)
-    hashes.set(this.hashes)
-    this.hashes = hashes
+  #grow(): void {
+    const arena = new Uint8Array(this.#arena.length * 2)
+    arena.set(this.#arena)
+    this.#arena = arena
+    const hashes = new Int32Array(this.#hashes.length * 2)
+    hashes.set(this.#hashes)
+    this.#hashes = hashes
   }
 
-  private place(id: number): void {
-    const mask = this.table.length - 1
-    let bucket = this.hashes[id]! >>> (32 - this.bits)
-    while (this.table[bucket] !== 0) bucket = (bucket + 1) & mask
-    this.table[bucket] = id + 1
+  #place(id: number): void {
+    const mask = this.#table.length - 1
+    let bucket = this.#hashes[id]! >>> (32 - this.#bits)
+    while (this.#table[bucket] !== 0) bucket = (bucket + 1) & mask
+    this.#table[bucket] = id + 1
   }
 
-  private rehash(bits: number): void {
-    this.bits = bits
-    this.table = new Int32Array(2 ** bits)
-    for (let id = 0; id < this.count; id++) this.place(id)
+  #rehash(bits: number): void {
+    this.#bits = bits
+    this.#table = new Int32Array(2 ** bits)
+    for (let id = 0; id < this.#count; id++) this.#place(id)
   }
 }
 
@@ -181,29 +181,29 @@ function hashKey(key: Uint8Array, multipliers: Int32Array): number {
 
 /** An append-only Int32 list that doubles its storage, so CSR building allocates O(log n) times. */
 export class Int32List {
-  private data: Int32Array
+  #data: Int32Array
   length = 0
 
   constructor(capacity = 16) {
-    this.data = new Int32Array(Math.max(1, capacity))
+    this.#data = new Int32Array(Math.max(1, capacity))
   }
 
   push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Int32Array(this.data.length * 2)
-      next.set(this.data)
-      this.data = next
+    if (this.length === this.#data.length) {
+      const next = new Int32Array(this.#data.length * 2)
+      next.set(this.#data)
+      this.#data = next
     }
-    this.data[this.length++] = v
+    this.#data[this.length++] = v
   }
 
   at(i: number): number {
-    return this.data[i]!
+    return this.#data[i]!
   }
 
   /** The written prefix (a view: valid until the next push). */
   view(): Int32Array {
-    return this.data.subarray(0, this.length)
+    return this.#data.subarray(0, this.length)
   }
 }
 

@@ -1,12 +1,8 @@
+import type { Account } from '../core/account.ts'
 import { HASH_BYTES, fromHex, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import type { Address } from '../core/tx.ts'
 import { StateCommitment } from './commitment.ts'
-
-export interface Account {
-  readonly balance: bigint
-  readonly nonce: bigint
-}
 
 /**
  * Fees are credited to this well-known address (all zeros, included in every genesis) so the
@@ -55,13 +51,13 @@ export interface AppliedBlock {
  * against an older state cannot be applied by mistake.
  */
 export class WorldState implements StateReader {
-  private readonly accounts = new Map<AccountId, Account>()
-  private readonly slots = new Map<SlotId, Uint8Array>()
-  private currentCommitment: StateCommitment
-  private appliedBlocks = 0
+  readonly #accounts = new Map<AccountId, Account>()
+  readonly #slots = new Map<SlotId, Uint8Array>()
+  #currentCommitment: StateCommitment
+  #appliedBlocks = 0
 
   private constructor(commitment: StateCommitment) {
-    this.currentCommitment = commitment
+    this.#currentCommitment = commitment
   }
 
   /**
@@ -77,11 +73,11 @@ export class WorldState implements StateReader {
     const state = new WorldState(StateCommitment.fromEntries(accountList, slotList))
     for (const [address, account] of accountList) {
       if (address.length !== PUBLIC_KEY_BYTES) throw new RangeError(`account address must be ${PUBLIC_KEY_BYTES} bytes, got ${address.length}`)
-      state.accounts.set(toHex(address), account)
+      state.#accounts.set(toHex(address), account)
     }
     for (const [key, value] of slotList) {
       if (key.length !== HASH_BYTES || value.length !== HASH_BYTES) throw new RangeError(`slot key and value must be ${HASH_BYTES} bytes`)
-      state.slots.set(toHex(key), value)
+      state.#slots.set(toHex(key), value)
     }
     const supply = state.totalSupply()
     // Credits never overflow u64 because every balance is bounded by the (conserved) supply.
@@ -90,57 +86,57 @@ export class WorldState implements StateReader {
   }
 
   get version(): number {
-    return this.appliedBlocks
+    return this.#appliedBlocks
   }
 
   get accountCount(): number {
-    return this.accounts.size
+    return this.#accounts.size
   }
 
   account(id: AccountId): Account | undefined {
-    return this.accounts.get(id)
+    return this.#accounts.get(id)
   }
 
   slot(id: SlotId): Uint8Array | undefined {
-    return this.slots.get(id)
+    return this.#slots.get(id)
   }
 
   get(address: Address): Account | undefined {
-    return this.accounts.get(toHex(address))
+    return this.#accounts.get(toHex(address))
   }
 
   get commitment(): StateCommitment {
-    return this.currentCommitment
+    return this.#currentCommitment
   }
 
   root(): Uint8Array {
-    return this.currentCommitment.root()
+    return this.#currentCommitment.root()
   }
 
   totalSupply(): bigint {
     let supply = 0n
-    for (const account of this.accounts.values()) supply += account.balance
+    for (const account of this.#accounts.values()) supply += account.balance
     return supply
   }
 
   /** Every entry, for persistence or for recomputing the commitment from scratch. */
   *accountEntries(): IterableIterator<[Address, Account]> {
-    for (const [id, account] of this.accounts) yield [fromHex(id), account]
+    for (const [id, account] of this.#accounts) yield [fromHex(id), account]
   }
 
   *slotEntries(): IterableIterator<[Uint8Array, Uint8Array]> {
-    for (const [id, value] of this.slots) yield [fromHex(id), value]
+    for (const [id, value] of this.#slots) yield [fromHex(id), value]
   }
 
   /** Installs a block's result; it must have been computed against exactly this state. */
   apply(block: AppliedBlock): void {
-    if (block.baseVersion !== this.appliedBlocks) {
-      throw new Error(`execution result was computed against state version ${block.baseVersion}, but the state is at version ${this.appliedBlocks}`)
+    if (block.baseVersion !== this.#appliedBlocks) {
+      throw new Error(`execution result was computed against state version ${block.baseVersion}, but the state is at version ${this.#appliedBlocks}`)
     }
-    for (const [id, account] of block.writes.accounts) this.accounts.set(id, account)
-    for (const [id, value] of block.writes.slots) this.slots.set(id, value)
-    this.currentCommitment = block.commitment
-    this.appliedBlocks++
+    for (const [id, account] of block.writes.accounts) this.#accounts.set(id, account)
+    for (const [id, value] of block.writes.slots) this.#slots.set(id, value)
+    this.#currentCommitment = block.commitment
+    this.#appliedBlocks++
   }
 }
 

@@ -1,7 +1,8 @@
+import type { Account } from '../core/account.ts'
 import { HASH_BYTES, bytesEqual, sha256, toHex } from '../core/hash.ts'
 import type { Tx } from '../core/tx.ts'
 import { iterateSha256 } from './compute-kernel.ts'
-import { FEE_SINK, type Account, type AccountId, type SlotId, type StateReader } from './state.ts'
+import { FEE_SINK, type AccountId, type SlotId, type StateReader } from './state.ts'
 
 /**
  * The state transition of one tx, shared verbatim by the sequential oracle, the main thread of
@@ -39,18 +40,18 @@ export class BlockOverlay implements StateReader {
   readonly accounts = new Map<AccountId, Account>()
   readonly slots = new Map<SlotId, Uint8Array>()
   feeSinkCredit = 0n
-  private readonly base: StateReader
+  readonly #base: StateReader
 
   constructor(base: StateReader) {
-    this.base = base
+    this.#base = base
   }
 
   account(id: AccountId): Account | undefined {
-    return this.accounts.get(id) ?? this.base.account(id)
+    return this.accounts.get(id) ?? this.#base.account(id)
   }
 
   slot(id: SlotId): Uint8Array | undefined {
-    return this.slots.get(id) ?? this.base.slot(id)
+    return this.slots.get(id) ?? this.#base.slot(id)
   }
 }
 

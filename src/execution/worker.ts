@@ -1,3 +1,4 @@
+import type { Account } from '../core/account.ts'
 import { HASH_BYTES, toHex } from '../core/hash.ts'
 import { PUBLIC_KEY_BYTES } from '../core/keys.ts'
 import { Prng } from '../core/prng.ts'
@@ -17,7 +18,7 @@ import {
   drainBlock,
   type BlockViews,
 } from './shared-block.ts'
-import type { Account, AccountId, SlotId, StateReader } from './state.ts'
+import type { AccountId, SlotId, StateReader } from './state.ts'
 import { BlockOverlay, applyTx, burnCompute } from './transition.ts'
 import type { BlockTask, BlockTaskResult, TestDelay, WorkerTask } from './wire.ts'
 
@@ -73,15 +74,15 @@ export function runBlockShare(task: BlockTask): BlockTaskResult {
  * the tx being run (any other read is a scheduling bug and throws rather than race).
  */
 class SharedTxState implements StateReader {
-  private readonly v: BlockViews
-  private readonly accountIds = new Map<AccountId, number>()
-  private readonly slotIds = new Map<SlotId, number>()
+  readonly #v: BlockViews
+  readonly #accountIds = new Map<AccountId, number>()
+  readonly #slotIds = new Map<SlotId, number>()
   /** Hex ids of the block's keys by key id, made once per key on this thread. */
-  private readonly accountHexes: string[] = []
-  private readonly slotHexes: string[] = []
+  readonly #accountHexes: string[] = []
+  readonly #slotHexes: string[] = []
 
   constructor(v: BlockViews) {
-    this.v = v
+    this.#v = v
   }
 
   /**
@@ -90,46 +91,46 @@ class SharedTxState implements StateReader {
    * awaitTxFilled). A read of any other key throws.
    */
   bind(i: number): void {
-    this.accountIds.clear()
-    this.slotIds.clear()
-    const v = this.v
+    this.#accountIds.clear()
+    this.#slotIds.clear()
+    const v = this.#v
     for (let k = v.txAccountStart[i]!; k < v.txAccountStart[i + 1]!; k++) {
       const id = v.txAccountIds[k]!
-      this.accountIds.set((this.accountHexes[id] ??= toHex(v.accountKeys.subarray(id * PUBLIC_KEY_BYTES, (id + 1) * PUBLIC_KEY_BYTES))), id)
+      this.#accountIds.set((this.#accountHexes[id] ??= toHex(v.accountKeys.subarray(id * PUBLIC_KEY_BYTES, (id + 1) * PUBLIC_KEY_BYTES))), id)
     }
     for (let k = v.txSlotStart[i]!; k < v.txSlotStart[i + 1]!; k++) {
       const id = v.txSlotIds[k]!
-      this.slotIds.set((this.slotHexes[id] ??= toHex(v.slotKeys.subarray(id * HASH_BYTES, (id + 1) * HASH_BYTES))), id)
+      this.#slotIds.set((this.#slotHexes[id] ??= toHex(v.slotKeys.subarray(id * HASH_BYTES, (id + 1) * HASH_BYTES))), id)
     }
   }
 
-  private accountId(id: AccountId): number {
-    const k = this.accountIds.get(id)
+  #accountId(id: AccountId): number {
+    const k = this.#accountIds.get(id)
     if (k === undefined) throw new Error(`tx read account ${id} outside its declared keys`)
     return k
   }
 
-  private slotId(id: SlotId): number {
-    const k = this.slotIds.get(id)
+  #slotId(id: SlotId): number {
+    const k = this.#slotIds.get(id)
     if (k === undefined) throw new Error(`tx read slot ${id} outside its declared keys`)
     return k
   }
 
   account(id: AccountId): Account | undefined {
-    const k = this.accountId(id)
-    return (this.v.accountFlags[k]! & KEY_EXISTS) !== 0 ? { balance: this.v.balances[k]!, nonce: this.v.nonces[k]! } : undefined
+    const k = this.#accountId(id)
+    return (this.#v.accountFlags[k]! & KEY_EXISTS) !== 0 ? { balance: this.#v.balances[k]!, nonce: this.#v.nonces[k]! } : undefined
   }
 
   slot(id: SlotId): Uint8Array | undefined {
-    const k = this.slotId(id)
-    return (this.v.slotFlags[k]! & KEY_EXISTS) !== 0 ? this.v.slotValues.slice(k * HASH_BYTES, (k + 1) * HASH_BYTES) : undefined
+    const k = this.#slotId(id)
+    return (this.#v.slotFlags[k]! & KEY_EXISTS) !== 0 ? this.#v.slotValues.slice(k * HASH_BYTES, (k + 1) * HASH_BYTES) : undefined
   }
 
   /** Moves a successful tx's writes from the overlay into the shared state. */
   flush(view: BlockOverlay): void {
-    const v = this.v
+    const v = this.#v
     for (const [id, account] of view.accounts) {
-      const k = this.accountId(id)
+      const k = this.#accountId(id)
       v.balances[k] = account.balance
       v.nonces[k] = account.nonce
       // The shared arrays hold u64s; a value outside would silently wrap and diverge from the oracle.
@@ -137,7 +138,7 @@ class SharedTxState implements StateReader {
       v.accountFlags[k]! |= KEY_EXISTS | KEY_WRITTEN
     }
     for (const [id, value] of view.slots) {
-      const k = this.slotId(id)
+      const k = this.#slotId(id)
       v.slotValues.set(value, k * HASH_BYTES)
       v.slotFlags[k]! |= KEY_EXISTS | KEY_WRITTEN
     }
@@ -147,33 +148,33 @@ class SharedTxState implements StateReader {
 }
 
 class TxRunner {
-  private readonly v: BlockViews
-  private readonly state: SharedTxState
+  readonly #v: BlockViews
+  readonly #state: SharedTxState
   /** One overlay for all this worker's txs: flushed after each, its fee-sink credit accumulates. */
   readonly view: BlockOverlay
-  private readonly delay: { readonly prng: Prng; readonly maxMs: number } | undefined
-  private readonly sleeper = new Int32Array(new SharedArrayBuffer(4))
+  readonly #delay: { readonly prng: Prng; readonly maxMs: number } | undefined
+  readonly #sleeper = new Int32Array(new SharedArrayBuffer(4))
   txsRun = 0
   readonly failedTxs: number[] = []
   readonly failureReasons: string[] = []
 
   constructor(v: BlockViews, testDelay: TestDelay | undefined, worker: number) {
-    this.v = v
-    this.state = new SharedTxState(v)
-    this.view = new BlockOverlay(this.state)
+    this.#v = v
+    this.#state = new SharedTxState(v)
+    this.view = new BlockOverlay(this.#state)
     if (testDelay !== undefined && testDelay.maxMs > 0) {
       // Each worker its own stream, so workers do not sleep in lockstep.
       let prng = new Prng(testDelay.seed)
       for (let w = 0; w <= worker; w++) prng = prng.fork()
-      this.delay = { prng, maxMs: testDelay.maxMs }
+      this.#delay = { prng, maxMs: testDelay.maxMs }
     }
   }
 
   run(i: number): void {
-    if (this.delay !== undefined && this.delay.prng.float() < DELAYED_TX_SHARE) {
-      Atomics.wait(this.sleeper, 0, 0, this.delay.prng.float() * this.delay.maxMs)
+    if (this.#delay !== undefined && this.#delay.prng.float() < DELAYED_TX_SHARE) {
+      Atomics.wait(this.#sleeper, 0, 0, this.#delay.prng.float() * this.#delay.maxMs)
     }
-    const v = this.v
+    const v = this.#v
     // The main thread may still be encoding the block and filling its pre-state; an aborted
     // block ends at drainBlock's next check.
     if (!awaitTxFilled(v, i, IDLE_WAIT_MS, STALL_TIMEOUT_MS)) return
@@ -184,16 +185,16 @@ class TxRunner {
     v.hashes.set(hash, i * HASH_BYTES)
     this.txsRun++
     if ((v.txFlags[i]! & TX_VERIFY) !== 0 && !verifyTx(tx)) {
-      this.fail(i, 'invalid signature')
+      this.#fail(i, 'invalid signature')
       return
     }
-    this.state.bind(i)
+    this.#state.bind(i)
     const outcome = applyTx(this.view, tx, hash)
-    if (outcome.ok) this.state.flush(this.view)
-    else this.fail(i, outcome.reason)
+    if (outcome.ok) this.#state.flush(this.view)
+    else this.#fail(i, outcome.reason)
   }
 
-  private fail(i: number, reason: string): void {
+  #fail(i: number, reason: string): void {
     this.failedTxs.push(i)
     this.failureReasons.push(reason)
   }

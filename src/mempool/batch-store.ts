@@ -12,10 +12,11 @@ import { verifyOnce, type VerifiedTxs } from './verified-txs.ts'
  */
 export const DEFAULT_CACHED_BATCHES = 4_096
 
-/** The NodeStore methods the batch store persists through. */
+/** The node store's batch repository, as the batch store persists through it. */
 export interface BatchPersistence {
-  putBatch(digest: Uint8Array, encoded: Uint8Array): Promise<void>
-  getBatch(digest: Uint8Array): Promise<Uint8Array | undefined>
+  put(digest: Uint8Array, encoded: Uint8Array): Promise<void>
+  /** The batch's bytes, checked against the digest they are stored under. */
+  get(digest: Uint8Array): Promise<Uint8Array | undefined>
 }
 
 /**
@@ -70,25 +71,25 @@ export interface BatchStoreModules {
 }
 
 /**
- * Batches by digest (DESIGN §5): an LRU in memory over the NodeStore on disk. A batch is stored
+ * Batches by digest (docs/design.md §5): an LRU in memory over the NodeStore on disk. A batch is stored
  * only after every tx in it has a valid signature, checked once per tx (txs this node already
  * verified — its own clients' or an earlier batch's — are not verified again), so anything
  * `get` returns may be executed without further checks.
  */
 export class BatchStore {
-  private readonly maxCached: number
-  private readonly modules: BatchStoreModules
-  private readonly cache = new Map<string, StoredBatch>()
+  readonly #maxCached: number
+  readonly #modules: BatchStoreModules
+  readonly #cache = new Map<string, StoredBatch>()
   /**
    * Puts in progress by digest: the same batch gossiped by several peers is verified once, and a
    * proposal naming it raises its checks' priority (`has`).
    */
-  private readonly inFlight = new Map<string, { readonly put: Promise<StoredBatch>; readonly priority: VerifyPriority }>()
+  readonly #inFlight = new Map<string, { readonly put: Promise<StoredBatch>; readonly priority: VerifyPriority }>()
 
   constructor(opts: BatchStoreOptions, modules: BatchStoreModules) {
-    this.maxCached = opts.maxCachedBatches ?? DEFAULT_CACHED_BATCHES
-    if (!Number.isInteger(this.maxCached) || this.maxCached < 1) throw new RangeError(`maxCachedBatches must be a positive integer, got ${this.maxCached}`)
-    this.modules = modules
+    this.#maxCached = opts.maxCachedBatches ?? DEFAULT_CACHED_BATCHES
+    if (!Number.isInteger(this.#maxCached) || this.#maxCached < 1) throw new RangeError(`maxCachedBatches must be a positive integer, got ${this.#maxCached}`)
+    this.#modules = modules
   }
 
   /**
@@ -104,7 +105,7 @@ export class BatchStore {
     // batch (almost always a miss) was the largest LevelDB cost on the main thread. A batch
     // already on disk but no longer cached (executed and pruned) is simply verified and written
     // again, which is idempotent; its txs are usually still in `verified` (no signature checks).
-    const held = this.held(key)
+    const held = this.#held(key)
     if (held !== undefined) return held
     let stored: StoredBatch
     try {
@@ -113,7 +114,7 @@ export class BatchStore {
       if (!(err instanceof DecodeError)) throw err
       return Promise.reject(new BatchRejectedError(`batch from ${origin} does not decode: ${err.message}`))
     }
-    return this.store(key, stored, origin)
+    return this.#store(key, stored, origin)
   }
 
   /**
@@ -122,28 +123,28 @@ export class BatchStore {
    */
   putPacked(packed: StoredBatch): Promise<StoredBatch> {
     const key = toHex(packed.digest)
-    return this.held(key) ?? this.store(key, packed, 'this node')
+    return this.#held(key) ?? this.#store(key, packed, 'this node')
   }
 
   /** The put of `key` in progress, else the batch if it is in memory. */
-  private held(key: string): Promise<StoredBatch> | undefined {
-    const running = this.inFlight.get(key)
+  #held(key: string): Promise<StoredBatch> | undefined {
+    const running = this.#inFlight.get(key)
     if (running !== undefined) return running.put
-    const known = this.cache.get(key)
+    const known = this.#cache.get(key)
     return known === undefined ? undefined : Promise.resolve(known)
   }
 
   /** Verifies and stores a batch; puts of the same batch meanwhile share this one (`inFlight`). */
-  private store(key: string, stored: StoredBatch, origin: string): Promise<StoredBatch> {
+  #store(key: string, stored: StoredBatch, origin: string): Promise<StoredBatch> {
     const priority = new VerifyPriority()
-    const put = this.verifyAndStore(stored, origin, priority).finally(() => this.inFlight.delete(key))
-    this.inFlight.set(key, { put, priority })
+    const put = this.#verifyAndStore(stored, origin, priority).finally(() => this.#inFlight.delete(key))
+    this.#inFlight.set(key, { put, priority })
     return put
   }
 
-  private async verifyAndStore(stored: StoredBatch, origin: string, priority: VerifyPriority): Promise<StoredBatch> {
+  async #verifyAndStore(stored: StoredBatch, origin: string, priority: VerifyPriority): Promise<StoredBatch> {
     const { batch, txBytes, hashes } = stored
-    const { verified, verifier } = this.modules
+    const { verified, verifier } = this.#modules
     const bad = (await verifyOnce(batch.txs.map((tx, i) => ({ hash: hashes[i]!, tx, encoded: txBytes[i] })), verified, verifier, priority)).indexOf(false)
     if (bad !== -1) {
       throw new BatchRejectedError(
@@ -151,8 +152,8 @@ export class BatchStore {
           `tx ${bad} (${toHex(hashes[bad]!)}) has an invalid signature`,
       )
     }
-    await this.modules.store.putBatch(stored.digest, stored.encoded)
-    this.remember(stored)
+    await this.#modules.store.put(stored.digest, stored.encoded)
+    this.#remember(stored)
     return stored
   }
 
@@ -163,7 +164,7 @@ export class BatchStore {
    * same checks once more.
    */
   async has(digest: Uint8Array): Promise<boolean> {
-    const running = this.inFlight.get(toHex(digest))
+    const running = this.#inFlight.get(toHex(digest))
     if (running !== undefined) {
       running.priority.raise()
       try {
@@ -179,16 +180,16 @@ export class BatchStore {
 
   async get(digest: Uint8Array): Promise<StoredBatch | undefined> {
     const key = toHex(digest)
-    const cached = this.cache.get(key)
+    const cached = this.#cache.get(key)
     if (cached !== undefined) {
-      this.remember(cached)
+      this.#remember(cached)
       return cached
     }
-    // getBatch checks the bytes against the digest, so what decodes here was verified on put.
-    const encoded = await this.modules.store.getBatch(digest)
+    // The repository checks the bytes against the digest, so what decodes here was verified on put.
+    const encoded = await this.#modules.store.get(digest)
     if (encoded === undefined) return undefined
     const stored = storedBatch(digest, encoded)
-    this.remember(stored)
+    this.#remember(stored)
     return stored
   }
 
@@ -215,17 +216,17 @@ export class BatchStore {
 
   /** Drops batches from memory (e.g. once executed); they stay on disk for peers that sync. */
   prune(digests: readonly Uint8Array[]): void {
-    for (const d of digests) this.cache.delete(toHex(d))
+    for (const d of digests) this.#cache.delete(toHex(d))
   }
 
   get cachedCount(): number {
-    return this.cache.size
+    return this.#cache.size
   }
 
-  private remember(stored: StoredBatch): void {
+  #remember(stored: StoredBatch): void {
     const key = toHex(stored.digest)
-    this.cache.delete(key)
-    this.cache.set(key, stored)
-    if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value as string)
+    this.#cache.delete(key)
+    this.#cache.set(key, stored)
+    if (this.#cache.size > this.#maxCached) this.#cache.delete(this.#cache.keys().next().value as string)
   }
 }

@@ -94,7 +94,7 @@ const REASONS: readonly RejectReason[] = [
 ]
 
 /**
- * Admits client txs and packs them into batches (DESIGN §5). Admission, in order: decode,
+ * Admits client txs and packs them into batches (docs/design.md §5). Admission, in order: decode,
  * duplicate (pending or committed), capacity, signature (off-thread, batched, skipped for txs
  * already verified), then against executed state plus what this pool already holds: known sender,
  * nonce window, one pending tx per (sender, nonce), amount + fee within u64 and within the balance
@@ -104,45 +104,45 @@ const REASONS: readonly RejectReason[] = [
  * after they have been packed into a batch.
  */
 export class Mempool {
-  private readonly opts: MempoolOptions
-  private readonly modules: MempoolModules
-  private readonly pending = new Map<string, PendingTx>()
+  readonly #opts: MempoolOptions
+  readonly #modules: MempoolModules
+  readonly #pending = new Map<string, PendingTx>()
   /** Admitted txs not yet packed, in admission order. */
-  private readonly unbatched = new Map<string, PendingTx>()
-  private readonly senders = new Map<string, SenderPending>()
+  readonly #unbatched = new Map<string, PendingTx>()
+  readonly #senders = new Map<string, SenderPending>()
   /** Slots held by txs in signature verification, so concurrent submits cannot overshoot maxTxs. */
-  private verifying = 0
-  private nextSeq = 0
-  private batchTimer: NodeJS.Timeout | undefined
-  private closed = false
-  private admitted = 0
-  private evicted = 0
-  private readonly rejected = Object.fromEntries(REASONS.map((r) => [r, 0])) as Record<RejectReason, number>
+  #verifying = 0
+  #nextSeq = 0
+  #batchTimer: NodeJS.Timeout | undefined
+  #closed = false
+  #admitted = 0
+  #evicted = 0
+  readonly #rejected = Object.fromEntries(REASONS.map((r) => [r, 0])) as Record<RejectReason, number>
 
   constructor(opts: MempoolOptions, modules: MempoolModules) {
     for (const field of ['maxTxs', 'batchSize', 'nonceWindow'] as const) {
       if (!Number.isInteger(opts[field]) || opts[field] < 1) throw new RangeError(`mempool ${field} must be a positive integer, got ${opts[field]}`)
     }
     if (!(opts.maxBatchDelayMs >= 0)) throw new RangeError(`mempool maxBatchDelayMs must be ≥ 0, got ${opts.maxBatchDelayMs}`)
-    this.opts = opts
-    this.modules = modules
+    this.#opts = opts
+    this.#modules = modules
   }
 
   get size(): number {
-    return this.pending.size
+    return this.#pending.size
   }
 
   /** Admitted here and neither committed nor evicted yet. */
   isPending(hash: Uint8Array): boolean {
-    return this.pending.has(toHex(hash))
+    return this.#pending.has(toHex(hash))
   }
 
   /** `encodedTxs` must not change afterwards: admitted txs are views into them. */
   async submit(encodedTxs: readonly Uint8Array[]): Promise<AdmissionResult[]> {
-    if (this.closed) throw new Error('mempool is closed')
+    if (this.#closed) throw new Error('mempool is closed')
     const results: AdmissionResult[] = new Array(encodedTxs.length)
     const reject = (index: number, reason: RejectReason, detail: string, hash?: Uint8Array): void => {
-      this.rejected[reason]++
+      this.#rejected[reason]++
       results[index] = { ...(hash ? { hash } : {}), accepted: false, reason, detail }
     }
 
@@ -158,13 +158,13 @@ export class Mempool {
       }
       const hash = txBodyHash(encoded)
       const key = toHex(hash)
-      if (this.pending.has(key) || inThisCall.has(key)) return reject(index, 'duplicate', `tx ${key} is already pending`, hash)
+      if (this.#pending.has(key) || inThisCall.has(key)) return reject(index, 'duplicate', `tx ${key} is already pending`, hash)
       inThisCall.add(key)
       candidates.push({ index, tx, encoded, hash, key })
     })
 
-    if (this.modules.isCommitted && candidates.length > 0) {
-      const committed = await this.modules.isCommitted(candidates.map((c) => c.hash))
+    if (this.#modules.isCommitted && candidates.length > 0) {
+      const committed = await this.#modules.isCommitted(candidates.map((c) => c.hash))
       candidates.forEach((c, i) => {
         if (committed[i]) reject(c.index, 'already committed', `tx ${c.key} is already committed`, c.hash)
       })
@@ -172,41 +172,41 @@ export class Mempool {
     }
 
     // Shed load before spending CPU on signatures; the reserved slots keep the bound exact.
-    const free = Math.max(0, this.opts.maxTxs - this.pending.size - this.verifying)
-    for (const c of candidates.slice(free)) reject(c.index, 'mempool full', `mempool holds its limit of ${this.opts.maxTxs} txs; retry later`, c.hash)
+    const free = Math.max(0, this.#opts.maxTxs - this.#pending.size - this.#verifying)
+    for (const c of candidates.slice(free)) reject(c.index, 'mempool full', `mempool holds its limit of ${this.#opts.maxTxs} txs; retry later`, c.hash)
     candidates = candidates.slice(0, free)
 
-    this.verifying += candidates.length
+    this.#verifying += candidates.length
     let signatureOk: boolean[]
     try {
-      signatureOk = await verifyOnce(candidates, this.modules.verified, this.modules.verifier)
+      signatureOk = await verifyOnce(candidates, this.#modules.verified, this.#modules.verifier)
     } finally {
-      this.verifying -= candidates.length
+      this.#verifying -= candidates.length
     }
 
     candidates.forEach((c, i) => {
       if (!signatureOk[i]) return reject(c.index, 'invalid signature', `tx ${c.key}: signature is not valid for sender ${toHex(c.tx.from)}`, c.hash)
-      const refusal = this.admit(c)
+      const refusal = this.#admit(c)
       if (refusal) reject(c.index, refusal.reason, refusal.detail, c.hash)
       else results[c.index] = { hash: c.hash, accepted: true }
     })
-    this.packBatches()
+    this.#packBatches()
     return results
   }
 
   /** Stateful checks and insertion, synchronous so no other submit interleaves. */
-  private admit(c: Candidate): { reason: RejectReason; detail: string } | undefined {
+  #admit(c: Candidate): { reason: RejectReason; detail: string } | undefined {
     const { tx, key } = c
-    if (this.pending.has(key)) return { reason: 'duplicate', detail: `tx ${key} is already pending` }
+    if (this.#pending.has(key)) return { reason: 'duplicate', detail: `tx ${key} is already pending` }
     const sender = toHex(tx.from)
-    const account = this.modules.accounts.getAccount(tx.from)
+    const account = this.#modules.accounts.getAccount(tx.from)
     if (account === undefined) return { reason: 'unknown sender', detail: `sender ${sender} has no account` }
     if (tx.nonce < account.nonce) return { reason: 'nonce too low', detail: `nonce ${tx.nonce} is below account nonce ${account.nonce}` }
-    const windowEnd = account.nonce + BigInt(this.opts.nonceWindow)
+    const windowEnd = account.nonce + BigInt(this.#opts.nonceWindow)
     if (tx.nonce >= windowEnd) {
       return { reason: 'nonce too high', detail: `nonce ${tx.nonce} is outside the window [${account.nonce}, ${windowEnd}) of sender ${sender}` }
     }
-    const pendingOfSender = this.senders.get(sender)
+    const pendingOfSender = this.#senders.get(sender)
     const holder = pendingOfSender?.nonces.get(tx.nonce)
     if (holder !== undefined) return { reason: 'nonce conflict', detail: `pending tx ${holder} already uses nonce ${tx.nonce} of sender ${sender}` }
     const cost = tx.amount + tx.fee
@@ -217,45 +217,45 @@ export class Mempool {
     }
 
     const entry: PendingTx = { tx, encoded: c.encoded, hash: c.hash, key, sender, cost }
-    this.pending.set(key, entry)
-    this.unbatched.set(key, entry)
+    this.#pending.set(key, entry)
+    this.#unbatched.set(key, entry)
     const senderEntry = pendingOfSender ?? { address: tx.from, spend: 0n, nonces: new Map<bigint, string>() }
     senderEntry.spend = spend
     senderEntry.nonces.set(tx.nonce, key)
-    this.senders.set(sender, senderEntry)
-    this.admitted++
+    this.#senders.set(sender, senderEntry)
+    this.#admitted++
     return undefined
   }
 
   /** Emits every full batch now; a partial one waits at most maxBatchDelayMs. */
-  private packBatches(): void {
-    while (this.unbatched.size >= this.opts.batchSize) this.emitBatch(this.opts.batchSize)
-    if (this.unbatched.size === 0) {
-      this.stopBatchTimer()
-    } else if (this.batchTimer === undefined && !this.closed) {
-      this.batchTimer = setTimeout(() => {
-        this.batchTimer = undefined
-        this.emitBatch(this.unbatched.size)
-      }, this.opts.maxBatchDelayMs)
+  #packBatches(): void {
+    while (this.#unbatched.size >= this.#opts.batchSize) this.#emitBatch(this.#opts.batchSize)
+    if (this.#unbatched.size === 0) {
+      this.#stopBatchTimer()
+    } else if (this.#batchTimer === undefined && !this.#closed) {
+      this.#batchTimer = setTimeout(() => {
+        this.#batchTimer = undefined
+        this.#emitBatch(this.#unbatched.size)
+      }, this.#opts.maxBatchDelayMs)
       // A waiting partial batch must not keep an otherwise finished process alive.
-      this.batchTimer.unref()
+      this.#batchTimer.unref()
     }
   }
 
-  private emitBatch(count: number): void {
+  #emitBatch(count: number): void {
     const txs: Tx[] = []
     const txBytes: Uint8Array[] = []
     const hashes: Uint8Array[] = []
-    for (const [key, entry] of this.unbatched) {
+    for (const [key, entry] of this.#unbatched) {
       if (txs.length === count) break
       txs.push(entry.tx)
       txBytes.push(entry.encoded)
       hashes.push(entry.hash)
-      this.unbatched.delete(key)
+      this.#unbatched.delete(key)
     }
-    const batch: Batch = { author: this.opts.author, seq: this.nextSeq++, txs }
+    const batch: Batch = { author: this.#opts.author, seq: this.#nextSeq++, txs }
     const indexed = encodeBatchIndexed(batch, txBytes)
-    this.modules.onBatch({ ...indexed, digest: batchDigestOfEncoding(indexed.encoded), hashes })
+    this.#modules.onBatch({ ...indexed, digest: batchDigestOfEncoding(indexed.encoded), hashes })
   }
 
   /**
@@ -265,52 +265,52 @@ export class Mempool {
    * strings, e.g. the keys of the block's state writes (other keys are ignored).
    */
   markCommitted(txIds: Iterable<string>, touchedAccounts: Iterable<string>): void {
-    for (const id of txIds) this.remove(id)
+    for (const id of txIds) this.#remove(id)
     for (const sender of touchedAccounts) {
-      const pendingOfSender = this.senders.get(sender)
+      const pendingOfSender = this.#senders.get(sender)
       if (pendingOfSender === undefined) continue
-      const account = this.modules.accounts.getAccount(pendingOfSender.address)
+      const account = this.#modules.accounts.getAccount(pendingOfSender.address)
       for (const [nonce, key] of pendingOfSender.nonces) {
         if (account === undefined || nonce < account.nonce) {
-          this.remove(key)
-          this.evicted++
+          this.#remove(key)
+          this.#evicted++
         }
       }
     }
     // Nothing left to pack: a timer armed for removed txs would only emit an empty batch.
-    if (this.unbatched.size === 0) this.stopBatchTimer()
+    if (this.#unbatched.size === 0) this.#stopBatchTimer()
   }
 
-  private stopBatchTimer(): void {
-    clearTimeout(this.batchTimer)
-    this.batchTimer = undefined
+  #stopBatchTimer(): void {
+    clearTimeout(this.#batchTimer)
+    this.#batchTimer = undefined
   }
 
-  private remove(key: string): void {
-    const entry = this.pending.get(key)
+  #remove(key: string): void {
+    const entry = this.#pending.get(key)
     if (entry === undefined) return
-    this.pending.delete(key)
-    this.unbatched.delete(key)
-    const pendingOfSender = this.senders.get(entry.sender)!
+    this.#pending.delete(key)
+    this.#unbatched.delete(key)
+    const pendingOfSender = this.#senders.get(entry.sender)!
     pendingOfSender.spend -= entry.cost
     pendingOfSender.nonces.delete(entry.tx.nonce)
-    if (pendingOfSender.nonces.size === 0) this.senders.delete(entry.sender)
+    if (pendingOfSender.nonces.size === 0) this.#senders.delete(entry.sender)
   }
 
   stats(): MempoolStats {
     return {
-      pending: this.pending.size,
-      unbatched: this.unbatched.size,
-      admitted: this.admitted,
-      rejected: { ...this.rejected },
-      evicted: this.evicted,
-      batches: this.nextSeq,
+      pending: this.#pending.size,
+      unbatched: this.#unbatched.size,
+      admitted: this.#admitted,
+      rejected: { ...this.#rejected },
+      evicted: this.#evicted,
+      batches: this.#nextSeq,
     }
   }
 
   /** Stops the batch timer; txs not yet packed are dropped with the pool. */
   close(): void {
-    this.closed = true
-    this.stopBatchTimer()
+    this.#closed = true
+    this.#stopBatchTimer()
   }
 }

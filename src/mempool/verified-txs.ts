@@ -15,7 +15,7 @@ export const DEFAULT_VERIFIED_CAPACITY = 65_536
 const ENTRY_BYTES = HASH_BYTES + SIGNATURE_BYTES
 
 /**
- * Txs whose signature this node already checked, so it verifies each tx once (DESIGN §6) whether
+ * Txs whose signature this node already checked, so it verifies each tx once (docs/design.md §5) whether
  * it arrives from a client or inside a peer's batch. Keyed by tx hash, which covers the body only,
  * so the signature is stored and compared too: the same body with different signature bytes is
  * a different message and gets verified. Bounded: the oldest entry goes first.
@@ -28,30 +28,30 @@ const ENTRY_BYTES = HASH_BYTES + SIGNATURE_BYTES
  */
 export class VerifiedTxs {
   readonly capacity: number
-  private readonly slots: SlotIndex
-  private readonly entries: Uint8Array
+  readonly #slots: SlotIndex
+  readonly #entries: Uint8Array
   /** Slots filled so far; once full, `next` is the oldest slot, the next to be reused. */
-  private filled = 0
-  private next = 0
+  #filled = 0
+  #next = 0
 
   constructor(capacity = DEFAULT_VERIFIED_CAPACITY) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`verified-tx capacity must be a positive integer, got ${capacity}`)
     this.capacity = capacity
-    this.slots = new SlotIndex(capacity)
-    this.entries = new Uint8Array(capacity * ENTRY_BYTES)
+    this.#slots = new SlotIndex(capacity)
+    this.#entries = new Uint8Array(capacity * ENTRY_BYTES)
   }
 
   /** Every filled slot holds one key: a reused slot gives up its old key as it takes the new one. */
   get size(): number {
-    return this.filled
+    return this.#filled
   }
 
   has(hash: Uint8Array, signature: Uint8Array): boolean {
     if (hash.length !== HASH_BYTES || signature.length !== SIGNATURE_BYTES) return false
-    const slot = this.slots.get(hashKey31(hash))
+    const slot = this.#slots.get(hashKey31(hash))
     if (slot < 0) return false
     const at = slot * ENTRY_BYTES
-    return bytesEqualAt(this.entries, at, hash) && bytesEqualAt(this.entries, at + HASH_BYTES, signature)
+    return bytesEqualAt(this.#entries, at, hash) && bytesEqualAt(this.#entries, at + HASH_BYTES, signature)
   }
 
   /** A key already present keeps its slot (its place in the eviction order) and takes the new hash and signature. */
@@ -60,19 +60,19 @@ export class VerifiedTxs {
       throw new RangeError(`verified tx needs a ${HASH_BYTES}-byte hash and a ${SIGNATURE_BYTES}-byte signature, got ${hash.length} and ${signature.length}`)
     }
     const key = hashKey31(hash)
-    let slot = this.slots.get(key)
+    let slot = this.#slots.get(key)
     if (slot < 0) {
-      if (this.filled < this.capacity) {
-        slot = this.filled++
+      if (this.#filled < this.capacity) {
+        slot = this.#filled++
       } else {
-        slot = this.next
-        this.slots.delete(this.slots.keyAt(slot))
-        this.next = (slot + 1) % this.capacity
+        slot = this.#next
+        this.#slots.delete(this.#slots.keyAt(slot))
+        this.#next = (slot + 1) % this.capacity
       }
-      this.slots.set(key, slot)
+      this.#slots.set(key, slot)
     }
-    this.entries.set(hash, slot * ENTRY_BYTES)
-    this.entries.set(signature, slot * ENTRY_BYTES + HASH_BYTES)
+    this.#entries.set(hash, slot * ENTRY_BYTES)
+    this.#entries.set(signature, slot * ENTRY_BYTES + HASH_BYTES)
   }
 }
 

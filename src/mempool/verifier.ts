@@ -57,22 +57,22 @@ export interface SignatureVerifierOptions {
 }
 
 /**
- * Verifies tx signatures on a piscina pool, never on the main thread (DESIGN §6: signature checks
+ * Verifies tx signatures on a piscina pool, never on the main thread (docs/design.md §5: signature checks
  * dominate per-tx CPU). Each call is cut into tasks of MIN..MAX txs, one packed ArrayBuffer each,
  * transferred to a worker and answered with a transferred verdict buffer. Tasks run in submission
  * order, except that those of a raised VerifyPriority go first.
  */
 export class SignatureVerifier implements TxSignatureVerifier {
   readonly threads: number
-  private readonly pool: Piscina
-  private readonly queue: QueuedTask[] = []
-  private inPool = 0
-  private closed = false
+  readonly #pool: Piscina
+  readonly #queue: QueuedTask[] = []
+  #inPool = 0
+  #closed = false
 
   constructor(opts: SignatureVerifierOptions = {}) {
     this.threads = opts.threads ?? availableParallelism()
     if (!Number.isInteger(this.threads) || this.threads < 1) throw new RangeError(`verifier threads must be a positive integer, got ${this.threads}`)
-    this.pool = new Piscina({
+    this.#pool = new Piscina({
       filename: new URL('./verify-worker.ts', import.meta.url).href,
       minThreads: this.threads,
       maxThreads: this.threads,
@@ -82,14 +82,14 @@ export class SignatureVerifier implements TxSignatureVerifier {
   /** One verdict per input, in order: true iff the bytes decode to a tx validly signed by `from`. */
   async verifyTxs(encoded: readonly Uint8Array[], priority?: VerifyPriority): Promise<boolean[]> {
     if (encoded.length === 0) return []
-    if (this.closed) throw new Error('signature verifier is closed')
+    if (this.#closed) throw new Error('signature verifier is closed')
     const perTask = Math.min(MAX_TXS_PER_TASK, Math.max(MIN_TXS_PER_TASK, Math.ceil(encoded.length / this.threads)))
     const tasks: Promise<ArrayBuffer>[] = []
     for (let start = 0; start < encoded.length; start += perTask) {
       const packed = packTxs(encoded.slice(start, start + perTask))
-      tasks.push(new Promise((resolve, reject) => this.queue.push({ packed, priority, resolve, reject })))
+      tasks.push(new Promise((resolve, reject) => this.#queue.push({ packed, priority, resolve, reject })))
     }
-    this.dispatch()
+    this.#dispatch()
     const verdicts: boolean[] = []
     for (const buffer of await Promise.all(tasks)) {
       for (const v of new Uint8Array(buffer)) verdicts.push(v === 1)
@@ -98,21 +98,21 @@ export class SignatureVerifier implements TxSignatureVerifier {
   }
 
   /** Hands queued tasks to the pool, raised ones first (a scan: the queue holds tens of tasks). */
-  private dispatch(): void {
-    while (this.inPool < IN_FLIGHT_PER_THREAD * this.threads && this.queue.length > 0) {
-      const raised = this.queue.findIndex((task) => task.priority?.raised === true)
-      const task = this.queue.splice(raised === -1 ? 0 : raised, 1)[0]!
-      this.inPool++
-      ;(this.pool.run(Piscina.move(task.packed)) as Promise<ArrayBuffer>).then(task.resolve, task.reject).finally(() => {
-        this.inPool--
-        this.dispatch()
+  #dispatch(): void {
+    while (this.#inPool < IN_FLIGHT_PER_THREAD * this.threads && this.#queue.length > 0) {
+      const raised = this.#queue.findIndex((task) => task.priority?.raised === true)
+      const task = this.#queue.splice(raised === -1 ? 0 : raised, 1)[0]!
+      this.#inPool++
+      ;(this.#pool.run(Piscina.move(task.packed)) as Promise<ArrayBuffer>).then(task.resolve, task.reject).finally(() => {
+        this.#inPool--
+        this.#dispatch()
       })
     }
   }
 
   async close(): Promise<void> {
-    this.closed = true
-    for (const task of this.queue.splice(0)) task.reject(new Error('signature verifier closed before this check ran'))
-    await this.pool.destroy()
+    this.#closed = true
+    for (const task of this.#queue.splice(0)) task.reject(new Error('signature verifier closed before this check ran'))
+    await this.#pool.destroy()
   }
 }

@@ -11,7 +11,7 @@ export interface VerifyThroughput {
 
 /**
  * Verifies/s through a SignatureVerifier pool of `threads` workers: the machine's signature
- * verification bound that results are normalized by (DESIGN §11 "verify bound"). Txs are signed
+ * verification bound that results are normalized by (docs/design.md §11 "verify bound"). Txs are signed
  * by distinct keys (as real load is) and submitted as many batch-sized calls at once, the way
  * the mempool and batch store use the pool. A warm-up call starts the workers and loads the code
  * before the clock runs.

@@ -1,5 +1,5 @@
 import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
-import type { NetworkLogger } from './logger.ts'
+import type { Logger } from '../core/logger.ts'
 
 /**
  * Admits only validator-set peers, and not those serving a rate-limit cool-off. The peer id is
@@ -9,10 +9,10 @@ import type { NetworkLogger } from './logger.ts'
 export class ValidatorGater {
   readonly #allowed: ReadonlySet<string>
   readonly #bannedUntil = new Map<string, number>()
-  readonly #log: NetworkLogger
+  readonly #log: Logger
   refused = 0
 
-  constructor(allowed: Iterable<string>, log: NetworkLogger) {
+  constructor(allowed: Iterable<string>, log: Logger) {
     this.#allowed = new Set(allowed)
     this.#log = log
   }

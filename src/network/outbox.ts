@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
+import type { Logger } from '../core/logger.ts'
 import { encodeFrame, STREAM_MODE_MESSAGES } from './framing.ts'
-import type { NetworkLogger } from './logger.ts'
 
 export interface OutboxOptions {
   peerId: string
@@ -9,7 +9,7 @@ export interface OutboxOptions {
   /** Bound on bytes waiting for the stream; beyond it new messages are dropped (tail drop). */
   maxQueuedBytes: number
   onDropped: (reason: 'queue-full' | 'undeliverable', count: number) => void
-  log: NetworkLogger
+  log: Logger
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { NetworkLogger } from './logger.ts'
+import type { Logger } from '../core/logger.ts'
 
 export interface ReconnectOptions {
   /** First retry delay after a drop; short because a validator restart is the common case. */
@@ -25,13 +25,13 @@ export class PeerKeeper {
   readonly #peers: readonly string[]
   readonly #opts: ReconnectOptions
   readonly #hooks: PeerKeeperHooks
-  readonly #log: NetworkLogger
+  readonly #log: Logger
   readonly #backoff = new Map<string, number>()
   readonly #timers = new Map<string, NodeJS.Timeout>()
   readonly #dialing = new Set<string>()
   #stopped = false
 
-  constructor(peers: readonly string[], opts: ReconnectOptions, hooks: PeerKeeperHooks, log: NetworkLogger) {
+  constructor(peers: readonly string[], opts: ReconnectOptions, hooks: PeerKeeperHooks, log: Logger) {
     this.#peers = peers
     this.#opts = opts
     this.#hooks = hooks

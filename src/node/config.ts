@@ -332,6 +332,8 @@ export interface TestnetConfigs {
   readonly nodes: readonly NodeConfigFile[]
 }
 
+/** Funded accounts of a generated testnet: enough senders that each carries only a few tx/s at the default load (nonce windows never throttle). */
+export const DEFAULT_ACCOUNTS = 1_000
 const LOCALHOST = '127.0.0.1'
 const DEFAULT_ACCOUNT_BALANCE = 1_000_000_000_000n
 

@@ -1,9 +1,10 @@
 import type { Block, Payload } from '../core/block.ts'
 import { toHex } from '../core/hash.ts'
+import type { Logger } from '../core/logger.ts'
 import type { QuorumCert } from '../core/vote.ts'
+import { applyActions, type ActionEffects, type ObservedAction } from '../consensus/apply-actions.ts'
 import type { ConsensusCore } from '../consensus/core.ts'
-import type { ConsensusAction, ConsensusEvent, RecoveryState, SafetyState, SendAction } from '../consensus/types.ts'
-import type { Logger } from './logger.ts'
+import type { ConsensusEvent, PersistSafety, RecoveryState, SafetyState, SendAction } from '../consensus/types.ts'
 
 /** What a leader proposes with, gathered synchronously from local state. */
 export interface ProposalContents {
@@ -29,22 +30,22 @@ export interface DriverEffects {
   /** The round timer expired (before the core handles it). */
   timerExpired(round: number): void
   /** Informational actions: roundChanged, evidence, rejected. */
-  observe(action: Extract<ConsensusAction, { type: 'roundChanged' | 'evidence' | 'rejected' }>): void
+  observe(action: ObservedAction): void
 }
 
 /**
  * Runs the sans-I/O consensus core: feeds it one event at a time and carries out the returned
- * actions in order before the next event is handled, so the core never sees an event while its
- * previous action list is half applied (e.g. a vote not yet persisted).
- *
- * Votes and timeouts leave only after `persistSafety` resolved (CometBFT privval rule): the sends
- * nested in `then` are released after the fsync, never before. Slow work (fetching payloads or
- * blocks, execution) runs outside the queue and re-enters it as an event.
+ * actions (consensus/apply-actions.ts: persist before release, sends to self come back as
+ * messages) before the next event is handled, so the core never sees an event while its
+ * previous action list is half applied (e.g. a vote not yet persisted). Slow work (fetching
+ * payloads or blocks, building a proposal, execution) runs outside the queue and re-enters it
+ * as an event.
  */
 export class ConsensusDriver {
   readonly #core: ConsensusCore
   readonly #index: number
   readonly #effects: DriverEffects
+  readonly #actions: ActionEffects
   readonly #log: Logger
   readonly #queue: ConsensusEvent[] = []
   #running = false
@@ -58,6 +59,17 @@ export class ConsensusDriver {
     this.#index = index
     this.#effects = effects
     this.#log = log
+    this.#actions = {
+      persist: (action) => this.#persist(action),
+      transmit: (action) => effects.transmit(action),
+      loopback: (event) => this.enqueue(event),
+      setTimer: (round, durationMs) => this.#setTimer(round, durationMs),
+      commit: (blocks, proof) => effects.commit(blocks, proof),
+      fetchPayload: (block) => this.#fetchPayload(block),
+      fetchBlock: (blockId, from) => this.#fetchBlock(blockId, from),
+      buildProposal: (round, height) => this.#buildProposal(round, height),
+      observe: (action) => effects.observe(action),
+    }
   }
 
   get core(): ConsensusCore {
@@ -92,7 +104,7 @@ export class ConsensusDriver {
       while (this.#queue.length > 0 && !this.#stopped) {
         const event = this.#queue.shift()!
         try {
-          await this.#apply(this.#core.handle(event))
+          await applyActions(this.#core.handle(event), this.#index, this.#actions)
         } catch (err) {
           // A failed fsync must not release the votes that depended on it: the actions before it
           // were applied, the rest of the list is dropped. The core already counts the vote as
@@ -106,40 +118,9 @@ export class ConsensusDriver {
     }
   }
 
-  async #apply(actions: readonly ConsensusAction[]): Promise<void> {
-    for (const action of actions) {
-      switch (action.type) {
-        case 'persistSafety':
-          await this.#effects.persistSafety(action.safety, action.recovery)
-          this.#logSigned(action.then)
-          for (const send of action.then) this.#send(send)
-          break
-        case 'send':
-        case 'broadcast':
-          this.#send(action)
-          break
-        case 'setTimer':
-          this.#setTimer(action.round, action.durationMs)
-          break
-        case 'commit':
-          this.#effects.commit(action.blocks, action.proof)
-          break
-        case 'fetchPayload':
-          this.#fetchPayload(action.block)
-          break
-        case 'fetchBlock':
-          this.#fetchBlock(action.blockId, action.from)
-          break
-        case 'buildProposal':
-          this.#buildProposal(action.round, action.height)
-          break
-        case 'roundChanged':
-        case 'evidence':
-        case 'rejected':
-          this.#effects.observe(action)
-          break
-      }
-    }
+  async #persist(action: PersistSafety): Promise<void> {
+    await this.#effects.persistSafety(action.safety, action.recovery)
+    this.#logSigned(action.then)
   }
 
   /**
@@ -151,15 +132,6 @@ export class ConsensusDriver {
       if (message.type === 'vote') this.#log.debug({ kind: 'vote', round: message.vote.round, blockId: toHex(message.vote.blockId) }, 'signed')
       else if (message.type === 'timeout') this.#log.debug({ kind: 'timeout', round: message.timeout.round, highQcRound: message.timeout.highQc.round }, 'signed')
     }
-  }
-
-  /** Sends to self come back as message events (the core counts its own vote/timeout that way). */
-  #send(action: SendAction): void {
-    if (action.type === 'send' && action.to === this.#index) {
-      this.enqueue({ type: 'message', from: this.#index, message: action.message })
-      return
-    }
-    this.#effects.transmit(action)
   }
 
   #setTimer(round: number, durationMs: number): void {

@@ -2,13 +2,13 @@ import { blockId, type Block } from '../core/block.ts'
 import { VerificationError, type Committee } from '../core/committee.ts'
 import { bytesEqual, toHex } from '../core/hash.ts'
 import { verify } from '../core/keys.ts'
+import type { Logger } from '../core/logger.ts'
 import { timeoutSigningBytes } from '../core/timeout.ts'
 import { verifyVote } from '../core/vote.ts'
 import { encodeConsensusMessage } from '../consensus/messages.ts'
 import type { ConsensusAction, ConsensusMessage } from '../consensus/types.ts'
 import type { NodeStore } from '../storage/node-store.ts'
 import type { StoredEvidence } from '../storage/values.ts'
-import type { Logger } from './logger.ts'
 import type { NodeMetrics } from './metrics.ts'
 
 /**
@@ -109,7 +109,7 @@ export function evidenceView(e: StoredEvidence): EvidenceView {
 
 export interface EvidenceLogModules {
   readonly committee: Committee
-  readonly store: Pick<NodeStore, 'putEvidence'>
+  readonly store: Pick<NodeStore['evidence'], 'put'>
   readonly metrics: Pick<NodeMetrics, 'evidence'>
   readonly log: Logger
 }
@@ -127,7 +127,7 @@ export class EvidenceLog {
   /** Writes not yet in LevelDB; awaited before the store closes. */
   readonly #writes = new Set<Promise<void>>()
 
-  /** `stored` is what the store held at start (`NodeStore.loadEvidence(EVIDENCE_IN_MEMORY)`). */
+  /** `stored` is what the store held at start (`store.evidence.newest(EVIDENCE_IN_MEMORY)`). */
   constructor(modules: EvidenceLogModules, stored: { records: readonly StoredEvidence[]; total: number } = { records: [], total: 0 }) {
     this.#m = modules
     this.#recent = [...stored.records]
@@ -157,7 +157,7 @@ export class EvidenceLog {
     this.#m.metrics.evidence.inc({ kind: e.kind })
     this.#m.log.warn({ kind: e.kind, offender: e.offender, round }, 'byzantine behaviour detected')
     const write = this.#m.store
-      .putEvidence(stored)
+      .put(stored)
       .catch((err: unknown) => this.#m.log.error({ err, kind: e.kind, offender: e.offender, round }, 'storing evidence failed'))
       .finally(() => this.#writes.delete(write))
     this.#writes.add(write)

@@ -123,7 +123,7 @@ export const DEFAULT_CLIENT_LIMITS: RateLimitOptions = {
 }
 
 /**
- * The validator's HTTP API (DESIGN §9). Every client mistake (malformed JSON, bad hex, invalid
+ * The validator's HTTP API (docs/design.md §9). Every client mistake (malformed JSON, bad hex, invalid
  * signature, stale nonce, oversized body…) is a 4xx with `{error}` naming the field or rule; the
  * handlers only read state or submit to the mempool, so a refused request changes nothing.
  */

@@ -30,4 +30,15 @@ export class RecentBlocks {
   get(id: Uint8Array): Block | undefined {
     return this.#blocks.get(toHex(id))
   }
+
+  /**
+   * The chain from block `tipId` down to (excluding) height `aboveHeight`, newest first: the
+   * uncommitted blocks a proposal extending `tipId` builds on. A block missing here ends the walk
+   * early; at worst a batch is then proposed twice on a branch (a duplicate receipt).
+   */
+  branch(tipId: Uint8Array, aboveHeight: number): Block[] {
+    const branch: Block[] = []
+    for (let block = this.get(tipId); block !== undefined && block.height > aboveHeight; block = this.get(block.parentQc.blockId)) branch.push(block)
+    return branch
+  }
 }

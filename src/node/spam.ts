@@ -1,10 +1,10 @@
 import { randomBytes, randomInt } from 'node:crypto'
 import { Writer } from '../core/codec.ts'
 import { LIMITS } from '../core/limits.ts'
+import type { Logger } from '../core/logger.ts'
 import { encodeConsensusMessage } from '../consensus/messages.ts'
+import { SYNC_BATCHES_PROTOCOL } from '../mempool/availability.ts'
 import type { NetworkHost } from '../network/host.ts'
-import type { Logger } from './logger.ts'
-import { SYNC_BATCHES_PROTOCOL } from './payload.ts'
 import { BATCHES_TOPIC, CONSENSUS_PROTOCOL, PROPOSALS_TOPIC } from './protocols.ts'
 import { MAX_SYNC_RANGE, SYNC_BLOCKS_PROTOCOL, encodeSyncRequest } from './sync.ts'
 

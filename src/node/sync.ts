@@ -2,10 +2,10 @@ import { DecodeError, Writer, decodeWith, type Reader } from '../core/codec.ts'
 import { readBlock, verifyBlock, writeBlock, type Block } from '../core/block.ts'
 import { VerificationError, type Committee } from '../core/committee.ts'
 import { HASH_BYTES, bytesEqual, toHex } from '../core/hash.ts'
+import type { Logger } from '../core/logger.ts'
 import { readQc, verifyQc, writeQc, type QuorumCert } from '../core/vote.ts'
 import type { NodeStore } from '../storage/node-store.ts'
 import type { BlockCommitter } from './committer.ts'
-import type { Logger } from './logger.ts'
 import type { NodeMetrics } from './metrics.ts'
 import type { RecentBlocks } from './recent-blocks.ts'
 
@@ -24,6 +24,12 @@ export const SYNC_BLOCKS_PROTOCOL = '/bftlab/sync-blocks/1'
 export const MAX_SYNC_RANGE = 32
 /** Blocks linking a range's tip to the child its proof certifies (a commit covering many blocks). */
 const MAX_EXTENSION = MAX_SYNC_RANGE + 1
+/**
+ * A proposal this many heights above our committed height means we fell behind: fetch committed
+ * blocks by range instead of walking ancestors one request at a time. Normal operation has
+ * proposals at committed + 2 (two uncommitted blocks in the 2-chain pipeline).
+ */
+const SYNC_TRIGGER_GAP = 4
 
 export type SyncRequest = { readonly kind: 'range'; readonly fromHeight: number; readonly count: number } | { readonly kind: 'block'; readonly id: Uint8Array }
 
@@ -202,11 +208,11 @@ export class BlockSync {
     this.#source = {
       committedHeight: () => committer.height,
       committedAt: async (height) => {
-        const block = await store.getBlockByHeight(height)
-        const proof = await store.getCommitProof(height)
+        const block = await store.blockAt(height)
+        const proof = await store.commitProofs.get(height)
         return block === undefined || proof === undefined ? undefined : { block, proof }
       },
-      blockById: async (id) => recent.get(id) ?? (await store.getBlock(id)),
+      blockById: async (id) => recent.get(id) ?? (await store.blocks.get(id)),
     }
   }
 
@@ -238,6 +244,17 @@ export class BlockSync {
       }
     }
     return undefined
+  }
+
+  /** A proposal at `height` arrived from validator `hint`: catch up if it shows we fell behind. */
+  proposalSeen(height: number, hint: number): void {
+    if (height > this.#m.committer.height + SYNC_TRIGGER_GAP) this.catchUp(hint)
+  }
+
+  /** The block a commit proof certifies backs our commit in sync answers: keep it on disk. */
+  retainCertified(proof: QuorumCert): void {
+    const certified = this.#m.recent.get(proof.blockId)
+    if (certified !== undefined) this.#m.store.blocks.put(certified.id, certified).catch((err: unknown) => this.#m.log.warn({ err }, 'storing certified block failed'))
   }
 
   /**

@@ -7,7 +7,7 @@ export interface LoadConfig {
   readonly offeredTps: number
   /** Most txs one block orders; the rest wait for the next proposal. */
   readonly maxBlockTxs: number
-  /** Txs per batch: a block carries one 32-byte digest per batch (Quorum Store mode, DESIGN §5). */
+  /** Txs per batch: a block carries one 32-byte digest per batch (Quorum Store mode, docs/design.md §5). */
   readonly batchSize: number
   /** Virtual time at the start whose txs are excluded from every figure (a benchmark's warm-up); default 0. */
   readonly warmupMs?: number

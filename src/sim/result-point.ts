@@ -4,7 +4,7 @@ import type { SimResult } from './simulation.ts'
 import { SampleSet, type LatencySummary } from './stats.ts'
 
 /**
- * The one definition of a measured point (DESIGN §12) and of every metric in it (§11). The
+ * The one definition of a measured point (docs/design.md §12) and of every metric in it (§11). The
  * simulator, the load generator, `bftlab testnet`/`load` and the benchmark record what they saw
  * as a CommitTrace and hand it to `traceMetrics`; nothing else derives a rate or a percentile,
  * so `bftlab sim --json` and `bftlab bench --sim` cannot disagree about one run.
@@ -50,7 +50,7 @@ export function emptyTrace(count: number, windowStartMs: number, windowEndMs: nu
   }
 }
 
-/** The figures a trace alone decides (DESIGN §11), for the offered rate that produced it. */
+/** The figures a trace alone decides (docs/design.md §11), for the offered rate that produced it. */
 export interface TraceMetrics {
   readonly offeredTps: number
   /** Txs due in the window that admission accepted, per second of window. */
@@ -64,7 +64,7 @@ export interface TraceMetrics {
    * The sustained end-to-end rate: txs the observer saw committed during the window, per second
    * of window. At a load the chain keeps up with it equals the offered rate (the warm-up has
    * filled the pipeline, so commits leave at the rate txs arrive); past capacity it is the rate
-   * the chain actually commits. DESIGN §11's committed / (last commit − first submit) read 1–3 %
+   * the chain actually commits. docs/design.md §11's committed / (last commit − first submit) read 1–3 %
    * under offered at a kept-up load, because the drain's last latency stretches its denominator,
    * and a capacity criterion "achieved ≥ 95 % of offered" must not fail on a measuring artefact
    * (docs/decisions.md, "Capacity search").
@@ -136,7 +136,7 @@ export function traceMetrics(trace: CommitTrace, offeredTps: number): TraceMetri
   }
 }
 
-/** The verify bound's share a rate reaches (DESIGN §11 `tpsToBound`); 0 without a bound. */
+/** The verify bound's share a rate reaches (docs/design.md §11 `tpsToBound`); 0 without a bound. */
 export function tpsToBound(e2eTps: number, boundTps: number | undefined): number {
   return boundTps !== undefined && boundTps > 0 ? e2eTps / boundTps : 0
 }
@@ -147,7 +147,7 @@ const latencySummarySchema = z.object({ p50: latencyValue, p95: latencyValue, p9
 const count = z.number().min(0)
 
 /**
- * One measured point (DESIGN §12), whoever measured it. The schema is the type: the benchmark
+ * One measured point (docs/design.md §12), whoever measured it. The schema is the type: the benchmark
  * validates every point a runner hands it, so a runner that drifts fails loudly with the field
  * named instead of plotting a gap.
  */
@@ -208,7 +208,7 @@ export function resultPoint(validators: number, metrics: TraceMetrics, counters:
 
 export class ResultPointError extends Error {
   constructor(context: string, message: string) {
-    super(`${context}: point result does not match DESIGN §12: ${message}`)
+    super(`${context}: point result does not match docs/design.md §12: ${message}`)
     this.name = 'ResultPointError'
   }
 }

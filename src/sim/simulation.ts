@@ -1,7 +1,8 @@
+import { applyActions, type ActionEffects } from '../consensus/apply-actions.ts'
 import { ConsensusCore } from '../consensus/core.ts'
 import { RoundRobin } from '../consensus/leader.ts'
 import { decodeConsensusMessage, encodeConsensusMessage } from '../consensus/messages.ts'
-import type { ConsensusAction, ConsensusEvent, PersistSafety, SendAction } from '../consensus/types.ts'
+import type { ConsensusAction, ConsensusEvent, ConsensusMessage, PersistSafety } from '../consensus/types.ts'
 import { encodeBlock, genesisBlock, type Block } from '../core/block.ts'
 import { Committee } from '../core/committee.ts'
 import { HASH_BYTES, sha256, toHex } from '../core/hash.ts'
@@ -69,6 +70,7 @@ export class Simulation {
   readonly #election: RoundRobin
   readonly #endpoints: SimEndpoint[] = []
   readonly #endpointsOf = new Map<number, SimEndpoint[]>()
+  readonly #effects = new Map<SimEndpoint, ActionEffects>()
   /** How long block sync waits for a peer's answer before asking the next one: a round trip after GST, plus slack. */
   readonly #syncRetryMs: number
   /** Every honest running validator has committed since the network became stable. */
@@ -231,59 +233,47 @@ export class Simulation {
       )
     }
     const signMs = ep.cpu.signCostMs(actions)
-    if (signMs === 0) return this.#execute(ep, actions)
+    if (signMs === 0) return void applyActions(actions, ep.index, this.#effectsOf(ep))
     const releaseAt = ep.cpu.extend(now, signMs)
     const incarnation = ep.incarnation
     this.#queue.at(releaseAt, () => {
-      if (ep.incarnation === incarnation) this.#execute(ep, actions)
+      if (ep.incarnation === incarnation) applyActions(actions, ep.index, this.#effectsOf(ep))
     })
   }
 
-  #execute(ep: SimEndpoint, actions: readonly ConsensusAction[]): void {
-    const now = this.#queue.now
-    for (const a of actions) {
-      switch (a.type) {
-        case 'send':
-        case 'broadcast':
-          this.#transmit(ep, a)
-          break
-        case 'persistSafety':
-          ep.persisted = { safety: a.safety, recovery: a.recovery }
-          for (const s of a.then) this.#transmit(ep, s)
-          break
-        case 'setTimer':
-          this.#setTimer(ep, a.round, a.durationMs)
-          break
-        case 'commit':
-          this.#onCommit(ep, a.blocks)
-          break
-        case 'fetchPayload':
-          // Batches travel outside consensus and are assumed held by everyone (see LoadModel).
-          this.#enqueue(ep, now, 0, { type: 'payloadAvailable', blockId: a.block.id }, TRACE.payload, a.block.id)
-          break
-        case 'fetchBlock':
-          this.#requestBlock(ep, a.blockId, a.from)
-          break
-        case 'buildProposal':
-          this.#enqueue(
-            ep,
-            now,
-            0,
-            { type: 'proposalPayload', round: a.round, payload: this.#load.takePayload(now), timestamp: Math.floor(now), executedRoot: SIM_STATE_ROOT, executedHeight: 0 },
-            TRACE.proposalPayload,
-          )
-          break
-        case 'roundChanged':
-          if (ep.honest) this.#metrics.onRoundChanged(a.round, a.reason)
-          break
-        case 'evidence':
-          if (ep.honest) this.#metrics.evidence++
-          break
-        case 'rejected':
-          if (ep.honest) this.#metrics.rejected++
-          break
-      }
+  /**
+   * The simulated world of one endpoint: persisting is instant (and survives a crash), messages
+   * cross the modelled network, time is virtual. A Byzantine behaviour rewrites everything the
+   * core emits, its loopback included (a `silent` validator does not even hear its own vote).
+   */
+  #effectsOf(ep: SimEndpoint): ActionEffects {
+    let effects = this.#effects.get(ep)
+    if (effects !== undefined) return effects
+    effects = {
+      persist: (a) => {
+        ep.persisted = { safety: a.safety, recovery: a.recovery }
+      },
+      transmit: (a) => this.#emit(ep, a.type === 'send' ? [a.to] : this.#everyoneBut(ep.index), a.message),
+      loopback: (event) => this.#emit(ep, [ep.index], event.message),
+      setTimer: (round, durationMs) => this.#setTimer(ep, round, durationMs),
+      commit: (blocks) => this.#onCommit(ep, blocks),
+      // Batches travel outside consensus and are assumed held by everyone (see LoadModel).
+      fetchPayload: (block) => this.#enqueue(ep, this.#queue.now, 0, { type: 'payloadAvailable', blockId: block.id }, TRACE.payload, block.id),
+      fetchBlock: (blockId, from) => this.#requestBlock(ep, blockId, from),
+      buildProposal: (round) => {
+        const now = this.#queue.now
+        const event: ConsensusEvent = { type: 'proposalPayload', round, payload: this.#load.takePayload(now), timestamp: Math.floor(now), executedRoot: SIM_STATE_ROOT, executedHeight: 0 }
+        this.#enqueue(ep, now, 0, event, TRACE.proposalPayload)
+      },
+      observe: (a) => {
+        if (!ep.honest) return
+        if (a.type === 'roundChanged') this.#metrics.onRoundChanged(a.round, a.reason)
+        else if (a.type === 'evidence') this.#metrics.evidence++
+        else this.#metrics.rejected++
+      },
     }
+    this.#effects.set(ep, effects)
+    return effects
   }
 
   #setTimer(ep: SimEndpoint, round: number, durationMs: number): void {
@@ -320,9 +310,9 @@ export class Simulation {
     return candidates.find((c) => c.visible?.has(from.index) === true)
   }
 
-  #transmit(ep: SimEndpoint, action: SendAction): void {
-    const to = action.type === 'send' ? [action.to] : this.#everyoneBut(ep.index)
-    const wanted: Transmission = { to, message: action.message }
+  /** What the core asked to send, after the endpoint's Byzantine behaviour (if any) rewrote it. */
+  #emit(ep: SimEndpoint, to: readonly number[], message: ConsensusMessage): void {
+    const wanted: Transmission = { to, message }
     for (const t of ep.behaviour?.rewrite(wanted) ?? [wanted]) this.#sendMessage(ep, t)
   }
 

@@ -1,4 +1,4 @@
-/** Latency summary in the shape of DESIGN §12 (`latencyMs`, `consensusLatencyMs`). */
+/** Latency summary in the shape of docs/design.md §12 (`latencyMs`, `consensusLatencyMs`). */
 export interface LatencySummary {
   readonly p50: number
   readonly p95: number

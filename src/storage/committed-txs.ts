@@ -34,18 +34,18 @@ function segment(capacity: number): Segment {
  * rate stays bounded however long the chain; it costs 2 bytes per tx, a segment allocated whole.
  */
 export class CommittedTxFilter {
-  private readonly segments: Segment[]
+  readonly #segments: Segment[]
 
   constructor(firstSegmentEntries = FIRST_SEGMENT_ENTRIES) {
     if (!Number.isInteger(Math.log2(firstSegmentEntries)) || firstSegmentEntries < 2 || firstSegmentEntries > MAX_SEGMENT_ENTRIES) {
       throw new RangeError(`first segment size must be a power of two in [2, ${MAX_SEGMENT_ENTRIES}], got ${firstSegmentEntries}`)
     }
-    this.segments = [segment(firstSegmentEntries)]
+    this.#segments = [segment(firstSegmentEntries)]
   }
 
   add(hash: Uint8Array): void {
-    let last = this.segments[this.segments.length - 1]!
-    if (last.count >= last.capacity) this.segments.push((last = segment(Math.min(2 * last.capacity, MAX_SEGMENT_ENTRIES))))
+    let last = this.#segments[this.#segments.length - 1]!
+    if (last.count >= last.capacity) this.#segments.push((last = segment(Math.min(2 * last.capacity, MAX_SEGMENT_ENTRIES))))
     const [h1, h2] = probeWords(hash)
     for (let i = 0; i < PROBES; i++) {
       const bit = probeBit(last, h1, h2, i)
@@ -57,12 +57,12 @@ export class CommittedTxFilter {
   /** False: the hash was never added. True: it probably was. */
   mightContain(hash: Uint8Array): boolean {
     const [h1, h2] = probeWords(hash)
-    for (const s of this.segments) if (inSegment(s, h1, h2)) return true
+    for (const s of this.#segments) if (inSegment(s, h1, h2)) return true
     return false
   }
 
   get size(): number {
-    return this.segments.reduce((n, s) => n + s.count, 0)
+    return this.#segments.reduce((n, s) => n + s.count, 0)
   }
 }
 

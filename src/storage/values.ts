@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr'
+import type { Account } from '../core/account.ts'
 import { HASH_BYTES } from '../core/hash.ts'
 import { Writer, decodeWith } from '../core/codec.ts'
 import { readTc, writeTc } from '../core/timeout.ts'
@@ -27,12 +28,6 @@ export class ValueShapeError extends Error {
 }
 
 const U64_MAX = (1n << 64n) - 1n
-
-/** Account state as storage sees it (structurally the execution module's `Account`). */
-export interface AccountState {
-  readonly balance: bigint
-  readonly nonce: bigint
-}
 
 /** A state value written by execution under a non-account key (compute txs). */
 export type ComputeValue = Uint8Array | bigint
@@ -112,11 +107,11 @@ function optionalReason(o: Record<string, unknown>, what: string): { reason?: st
   return { reason: v }
 }
 
-export function encodeAccount(a: AccountState): Uint8Array {
+export function encodeAccount(a: Account): Uint8Array {
   return packr.pack({ balance: a.balance, nonce: a.nonce })
 }
 
-export function decodeAccount(bytes: Uint8Array): AccountState {
+export function decodeAccount(bytes: Uint8Array): Account {
   const o = unpackObject(bytes, 'account')
   return { balance: u64Field(o, 'balance', 'account'), nonce: u64Field(o, 'nonce', 'account') }
 }

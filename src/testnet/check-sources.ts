@@ -95,7 +95,7 @@ async function txsOf(store: NodeStore, block: Block): Promise<readonly Tx[]> {
   if (block.payload.kind === 'txs') return block.payload.txs
   const txs: Tx[] = []
   for (const digest of block.payload.digests) {
-    const bytes = await store.getBatch(digest)
+    const bytes = await store.batches.get(digest)
     if (bytes === undefined) {
       throw new StorageCorruptionError(store.dir, `batch ${toHex(digest)} of committed block ${toHex(block.id)} at height ${block.height} is missing`)
     }
@@ -116,8 +116,8 @@ export async function readNodeOffline(index: number, dataDir: string): Promise<N
     const certified: SignedStatement[] = []
     const txIndex = new Map<string, TxStatus>()
     for (let h = 0; h <= tip; h++) {
-      const block = (await store.getBlockByHeight(h))!
-      const stored = (await store.getReceipts(h)) ?? []
+      const block = (await store.blockAt(h))!
+      const stored = (await store.receipts.get(h)) ?? []
       const txs = h === 0 ? [] : await txsOf(store, block)
       if (txs.length !== stored.length) {
         throw new StorageCorruptionError(dataDir, `committed block at height ${h} holds ${txs.length} txs but ${stored.length} receipts`)
@@ -136,17 +136,17 @@ export async function readNodeOffline(index: number, dataDir: string): Promise<N
         txHashes: receipts.map((r) => r.txHash),
         receipts,
       })
-      const proof = await store.getCommitProof(h)
+      const proof = await store.commitProofs.get(h)
       if (proof !== undefined) certified.push(...qcStatements(proof, `node ${index} commit proof of height ${h}`))
     }
     const rootClaims: RootClaim[] = []
-    for (const block of await store.loadAllBlocks()) {
+    for (const [, block] of await store.blocks.entries()) {
       if (block.height > 0) rootClaims.push(rootClaim({ ...block, id: toHex(block.id), executedRoot: toHex(block.executedRoot) }))
       const where = `node ${index} stored block ${toHex(block.id)} (round ${block.round})`
       certified.push(...qcStatements(block.parentQc, `${where} parent QC`))
       if (block.tc !== undefined) certified.push(...tcStatements(block.tc, `${where} TC`))
     }
-    const recovery = await store.loadRecovery()
+    const recovery = await store.safety.loadRecovery()
     if (recovery !== undefined) {
       certified.push(...qcStatements(recovery.highQc, `node ${index} recovery high QC`))
       if (recovery.lastTc !== undefined) certified.push(...tcStatements(recovery.lastTc, `node ${index} recovery last TC`))
@@ -155,11 +155,11 @@ export async function readNodeOffline(index: number, dataDir: string): Promise<N
     for (const b of blocks) {
       for (const r of b.receipts!) {
         if (txIndex.has(r.txHash)) continue
-        const record = await store.getTx(fromHex(r.txHash))
+        const record = await store.txIndex.get(fromHex(r.txHash))
         txIndex.set(r.txHash, record === undefined ? { status: 'unknown' } : record.status === 'ok' ? { status: 'committed', height: record.height } : { status: 'failed', height: record.height, reason: record.reason ?? '' })
       }
     }
-    const accounts = await store.loadAllAccounts()
+    const accounts = new Map(await store.accounts.entries())
     return {
       index,
       source: dataDir,

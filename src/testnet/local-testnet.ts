@@ -39,11 +39,11 @@ export class LocalTestnet {
   readonly processes: NodeProcesses
   /** HTTP base URL of validator i. */
   readonly urls: readonly string[]
-  private readonly temporary: boolean
+  readonly #temporary: boolean
 
   private constructor(dir: string, temporary: boolean, configs: TestnetConfigs, processes: NodeProcesses) {
     this.dir = dir
-    this.temporary = temporary
+    this.#temporary = temporary
     this.configs = configs
     this.processes = processes
     this.urls = configs.genesis.validators.map((v) => v.http)
@@ -142,6 +142,6 @@ export class LocalTestnet {
 
   /** Deletes the directory if this testnet created it (a user-given `--dir` is kept). */
   async remove(): Promise<void> {
-    if (this.temporary) await rm(this.dir, { recursive: true, force: true })
+    if (this.#temporary) await rm(this.dir, { recursive: true, force: true })
   }
 }

@@ -4,7 +4,7 @@ import { pack } from 'msgpackr'
 import type { CommitEvent } from '../node/commit-feed.ts'
 
 /**
- * Client side of a validator's HTTP API (docs/interfaces.md, src/node/http.ts) as the load
+ * Client side of a validator's HTTP API (docs/design.md §9, src/node/http.ts) as the load
  * generator and the testnet use it: binary tx submission, Prometheus metrics, commit events.
  */
 

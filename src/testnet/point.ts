@@ -59,7 +59,7 @@ export interface TestnetPointOptions {
   readonly onProgress?: (e: TestnetEvent) => void
 }
 
-/** DESIGN §12 point, plus the faults it ran under. */
+/** docs/design.md §12 point, plus the faults it ran under. */
 export interface TestnetPoint extends ResultPoint {
   /** How its step started: on a drained, live chain (TestnetSession.settle). */
   readonly start: StepStart

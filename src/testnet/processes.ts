@@ -57,11 +57,11 @@ interface Incarnation {
  */
 export class NodeProcesses {
   readonly specs: readonly NodeProcessSpec[]
-  private readonly extraArgs: readonly string[]
-  private readonly env: NodeJS.ProcessEnv
-  private readonly graceMs: number
-  private readonly onUnexpectedExit: (exit: NodeExit) => void
-  private readonly running = new Map<number, Incarnation>()
+  readonly #extraArgs: readonly string[]
+  readonly #env: NodeJS.ProcessEnv
+  readonly #graceMs: number
+  readonly #onUnexpectedExit: (exit: NodeExit) => void
+  readonly #running = new Map<number, Incarnation>()
 
   constructor(opts: {
     specs: readonly NodeProcessSpec[]
@@ -72,10 +72,10 @@ export class NodeProcesses {
     onUnexpectedExit?: (exit: NodeExit) => void
   }) {
     this.specs = opts.specs
-    this.extraArgs = opts.extraArgs ?? []
-    this.env = opts.env ?? process.env
-    this.graceMs = opts.graceMs ?? STOP_GRACE_MS
-    this.onUnexpectedExit = opts.onUnexpectedExit ?? (() => {})
+    this.#extraArgs = opts.extraArgs ?? []
+    this.#env = opts.env ?? process.env
+    this.#graceMs = opts.graceMs ?? STOP_GRACE_MS
+    this.#onUnexpectedExit = opts.onUnexpectedExit ?? (() => {})
   }
 
   get size(): number {
@@ -83,18 +83,18 @@ export class NodeProcesses {
   }
 
   state(index: number): NodeProcessState {
-    const inc = this.running.get(index)
+    const inc = this.#running.get(index)
     if (inc === undefined) return 'stopped'
     return inc.paused ? 'paused' : 'running'
   }
 
   pid(index: number): number | undefined {
-    return this.running.get(index)?.pid
+    return this.#running.get(index)?.pid
   }
 
   /** Pids of every live incarnation (running or paused). */
   pids(): number[] {
-    return [...this.running.values()].map((inc) => inc.pid)
+    return [...this.#running.values()].map((inc) => inc.pid)
   }
 
   startAll(): void {
@@ -102,16 +102,16 @@ export class NodeProcesses {
   }
 
   start(index: number): void {
-    const spec = this.spec(index)
-    if (this.running.has(index)) throw new Error(`node ${index} is already running (pid ${this.running.get(index)!.pid})`)
+    const spec = this.#spec(index)
+    if (this.#running.has(index)) throw new Error(`node ${index} is already running (pid ${this.#running.get(index)!.pid})`)
     const log = openSync(spec.logPath, 'a')
     let child: ChildProcess
     try {
       writeSync(log, `--- bftlab testnet: starting node ${index} at ${new Date().toISOString()}\n`)
-      child = spawn(process.execPath, [...nodeRuntimeArgs(this.env), CLI_ENTRY, 'node', '--config', spec.configPath, ...this.extraArgs], {
+      child = spawn(process.execPath, [...nodeRuntimeArgs(this.#env), CLI_ENTRY, 'node', '--config', spec.configPath, ...this.#extraArgs], {
         stdio: ['ignore', log, log, 'ipc'],
         detached: true,
-        env: this.env,
+        env: this.#env,
       })
     } finally {
       // The child holds its own copy of the descriptor; ours is no longer needed.
@@ -125,20 +125,20 @@ export class NodeProcesses {
     child.channel?.unref()
     const exited = new Promise<NodeExit>((resolve) => {
       child.once('exit', (code, signal) => {
-        const inc = this.running.get(index)
+        const inc = this.#running.get(index)
         const expected = inc?.child === child ? inc.expectExit : true
-        if (inc?.child === child) this.running.delete(index)
+        if (inc?.child === child) this.#running.delete(index)
         const exit: NodeExit = { index, pid, code, signal, expected }
-        if (!expected) this.onUnexpectedExit(exit)
+        if (!expected) this.#onUnexpectedExit(exit)
         resolve(exit)
       })
     })
-    this.running.set(index, { child, pid, exited, expectExit: false, paused: false })
+    this.#running.set(index, { child, pid, exited, expectExit: false, paused: false })
   }
 
   /** Crash-stop: SIGKILL, no chance to flush anything. Resolves once the process is gone. */
   async kill(index: number): Promise<NodeExit | undefined> {
-    const inc = this.running.get(index)
+    const inc = this.#running.get(index)
     if (inc === undefined) return undefined
     inc.expectExit = true
     inc.child.kill('SIGKILL')
@@ -147,7 +147,7 @@ export class NodeProcesses {
 
   /** Clean stop: SIGTERM, then SIGKILL if the node has not exited within the grace period. */
   async stop(index: number): Promise<NodeExit | undefined> {
-    const inc = this.running.get(index)
+    const inc = this.#running.get(index)
     if (inc === undefined) return undefined
     inc.expectExit = true
     // A stopped process keeps SIGTERM pending until continued; wake it so it can shut down.
@@ -158,7 +158,7 @@ export class NodeProcesses {
       timer = setTimeout(() => {
         inc.child.kill('SIGKILL')
         resolve()
-      }, this.graceMs)
+      }, this.#graceMs)
     })
     await Promise.race([inc.exited, escalate])
     clearTimeout(timer)
@@ -183,24 +183,24 @@ export class NodeProcesses {
 
   /** Freeze the process (SIGSTOP): to its peers it looks like a node that stopped answering. */
   pause(index: number): void {
-    const inc = this.live(index)
+    const inc = this.#live(index)
     inc.child.kill('SIGSTOP')
     inc.paused = true
   }
 
   resume(index: number): void {
-    const inc = this.live(index)
+    const inc = this.#live(index)
     inc.child.kill('SIGCONT')
     inc.paused = false
   }
 
-  private live(index: number): Incarnation {
-    const inc = this.running.get(index)
+  #live(index: number): Incarnation {
+    const inc = this.#running.get(index)
     if (inc === undefined) throw new Error(`node ${index} is not running`)
     return inc
   }
 
-  private spec(index: number): NodeProcessSpec {
+  #spec(index: number): NodeProcessSpec {
     const spec = this.specs.find((s) => s.index === index)
     if (spec === undefined) throw new Error(`no node ${index} in this testnet (nodes 0..${this.specs.length - 1})`)
     return spec

@@ -51,7 +51,7 @@ test('the output folder holds results.json, results.csv, every plot and report.m
   }
 })
 
-test('results.csv has one row per point and a header naming DESIGN §12 fields', async () => {
+test('results.csv has one row per point and a header naming docs/design.md §12 fields', async () => {
   const results = await runBench({ experiment: experiment({ validators: [4, 7], rates: [1000, 2000] }), env: ENV, openTestnetSeries: fakeSeries(), progress: { write: () => true } })
   const lines = resultsCsv(results.points).trimEnd().split('\n')
   assert.equal(lines.length, results.points.length + 1)

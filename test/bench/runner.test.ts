@@ -161,7 +161,7 @@ test('a capacity sweep’s total is an estimate, corrected by each finished seri
   assert.match(out.lines[n4Runs + 1]!, new RegExp(`run ${n4Runs + 1}/~${n4Runs + 9} `))
 })
 
-test('a result that does not match DESIGN §12 fails with the point and the field', async () => {
+test('a result that does not match docs/design.md §12 fails with the point and the field', async () => {
   const e = experiment({ validators: [4], rates: [1000] })
   await assert.rejects(
     runSweep({ experiment: e, source: 'testnet', validators: [4], openSeries: fakeSeries(async (s) => ({ ...fakeResult(s), e2eTps: 'fast' })), progress: sink() }),

@@ -1,5 +1,6 @@
 import type { Block } from '../../src/core/block.ts'
 import { toHex } from '../../src/core/hash.ts'
+import { applyActions, type ActionEffects } from '../../src/consensus/apply-actions.ts'
 import type { ConsensusCore } from '../../src/consensus/core.ts'
 import type { ConsensusAction, ConsensusEvent, RecoveryState, SafetyState } from '../../src/consensus/types.ts'
 import { EMPTY_PAYLOAD, N, newCore } from './fixtures.ts'
@@ -16,10 +17,10 @@ export class Harness {
   readonly recovery: (RecoveryState | undefined)[] = Array.from({ length: N }, () => undefined)
   readonly actions: ConsensusAction[][] = Array.from({ length: N }, () => [])
   readonly silent = new Set<number>()
-  private readonly timers = new Map<number, number>()
+  readonly #timers = new Map<number, number>()
   /** Every proposal broadcast so far, by block id (hex): answers `fetchBlock`. */
   readonly proposals = new Map<string, Block>()
-  private readonly queue: { node: number; event: ConsensusEvent }[] = []
+  readonly #queue: { node: number; event: ConsensusEvent }[] = []
 
   constructor() {
     this.cores = Array.from({ length: N }, (_, i) => newCore(i))
@@ -36,12 +37,15 @@ export class Harness {
   runUntil(done: () => boolean, maxSteps = 20_000): void {
     for (let step = 0; !done(); step++) {
       if (step >= maxSteps) throw new Error(`harness: condition not reached after ${maxSteps} deliveries`)
-      if (this.queue.length === 0) {
-        for (const [node, round] of this.timers) this.enqueue(node, { type: 'timerFired', round })
-        if (this.queue.length === 0) throw new Error('harness: nothing in flight and no timer armed')
+      if (this.#queue.length === 0) {
+        for (const [node, round] of this.#timers) this.enqueue(node, { type: 'timerFired', round })
+        if (this.#queue.length === 0) throw new Error('harness: nothing in flight and no timer armed')
       }
-      const { node, event } = this.queue.shift()!
-      if (!this.silent.has(node)) this.execute(node, this.cores[node]!.handle(event))
+      const { node, event } = this.#queue.shift()!
+      if (this.silent.has(node)) continue
+      const actions = this.cores[node]!.handle(event)
+      this.actions[node]!.push(...actions)
+      applyActions(actions, node, this.#effectsOf(node))
     }
   }
 
@@ -50,47 +54,35 @@ export class Harness {
   }
 
   enqueue(node: number, event: ConsensusEvent): void {
-    if (!this.silent.has(node)) this.queue.push({ node, event })
+    if (!this.silent.has(node)) this.#queue.push({ node, event })
   }
 
-  private execute(node: number, actions: readonly ConsensusAction[]): void {
-    for (const action of actions) {
-      this.actions[node]!.push(action)
-      switch (action.type) {
-        case 'send':
-          this.enqueue(action.to, { type: 'message', from: node, message: action.message })
-          break
-        case 'broadcast':
-          if (action.message.type === 'proposal') this.proposals.set(toHex(action.message.block.id), action.message.block)
-          for (let to = 0; to < N; to++) if (to !== node) this.enqueue(to, { type: 'message', from: node, message: action.message })
-          break
-        case 'persistSafety':
-          this.persisted[node] = action.safety
-          this.recovery[node] = action.recovery
-          this.execute(node, action.then)
-          break
-        case 'setTimer':
-          this.timers.set(node, action.round)
-          break
-        case 'commit':
-          this.committed[node]!.push(...action.blocks)
-          break
-        case 'fetchPayload':
-          this.enqueue(node, { type: 'payloadAvailable', blockId: action.block.id })
-          break
-        case 'fetchBlock': {
-          const block = this.proposals.get(toHex(action.blockId))
-          if (block !== undefined) this.enqueue(node, { type: 'blockFetched', block })
-          break
-        }
-        case 'buildProposal':
-          this.enqueue(node, { type: 'proposalPayload', round: action.round, payload: EMPTY_PAYLOAD, timestamp: action.round, executedRoot: new Uint8Array(32), executedHeight: 0 })
-          break
-        case 'roundChanged':
-        case 'evidence':
-        case 'rejected':
-          break
-      }
+  /** Persisting succeeds at once, every message goes straight into the FIFO queue. */
+  #effectsOf(node: number): ActionEffects {
+    return {
+      persist: (action) => {
+        this.persisted[node] = action.safety
+        this.recovery[node] = action.recovery
+      },
+      transmit: (action) => {
+        if (action.type === 'send') return this.enqueue(action.to, { type: 'message', from: node, message: action.message })
+        if (action.message.type === 'proposal') this.proposals.set(toHex(action.message.block.id), action.message.block)
+        for (let to = 0; to < N; to++) if (to !== node) this.enqueue(to, { type: 'message', from: node, message: action.message })
+      },
+      loopback: (event) => this.enqueue(node, event),
+      setTimer: (round) => {
+        this.#timers.set(node, round)
+      },
+      commit: (blocks) => {
+        this.committed[node]!.push(...blocks)
+      },
+      fetchPayload: (block) => this.enqueue(node, { type: 'payloadAvailable', blockId: block.id }),
+      fetchBlock: (blockId) => {
+        const block = this.proposals.get(toHex(blockId))
+        if (block !== undefined) this.enqueue(node, { type: 'blockFetched', block })
+      },
+      buildProposal: (round) => this.enqueue(node, { type: 'proposalPayload', round, payload: EMPTY_PAYLOAD, timestamp: round, executedRoot: new Uint8Array(32), executedHeight: 0 }),
+      observe: () => {},
     }
   }
 
@@ -100,8 +92,8 @@ export class Harness {
    * false) and its last committed block.
    */
   restartAll({ withRecovery = true } = {}): void {
-    this.queue.length = 0
-    this.timers.clear()
+    this.#queue.length = 0
+    this.#timers.clear()
     for (let i = 0; i < N; i++) {
       const committed = this.committed[i]!.at(-1)
       const recovery = withRecovery ? this.recovery[i] : undefined
@@ -116,6 +108,6 @@ export class Harness {
 
   silence(node: number): void {
     this.silent.add(node)
-    this.timers.delete(node)
+    this.#timers.delete(node)
   }
 }

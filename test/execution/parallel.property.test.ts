@@ -12,7 +12,7 @@ import {
   type ExecutionResult,
   type WorldState,
 } from '../../src/execution/index.ts'
-import { generateBenchBlock } from '../../src/execution/bench-blocks.ts'
+import { generateBenchBlock } from '../../src/bench/exec/blocks.ts'
 import { keys, sign, slotKeys } from './fixtures.ts'
 
 /** Accounts 0..5 are funded with small balances (so overdrafts happen); 6..9 are unknown. */

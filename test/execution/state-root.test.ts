@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
+import type { Account } from '../../src/core/account.ts'
 import { toHex } from '../../src/core/hash.ts'
-import { StateCommitment, WorldState, executeSequential, genesisState, type Account } from '../../src/execution/index.ts'
+import { StateCommitment, WorldState, executeSequential, genesisState } from '../../src/execution/index.ts'
 import { keys, slotKeys, transfer } from './fixtures.ts'
 
 const accountArb = fc.record({ balance: fc.bigInt({ min: 0n, max: 10n ** 12n }), nonce: fc.bigInt({ min: 0n, max: 1000n }) })

@@ -20,7 +20,7 @@ async function setup(t: { after: (fn: () => Promise<void> | void) => void }, max
   const store = await NodeStore.open(dir)
   const counting = new CountingVerifier(verifier)
   const verified = new VerifiedTxs()
-  const batches = new BatchStore({ ...(maxCachedBatches ? { maxCachedBatches } : {}) }, { store, verifier: counting, verified })
+  const batches = new BatchStore({ ...(maxCachedBatches ? { maxCachedBatches } : {}) }, { store: store.batches, verifier: counting, verified })
   t.after(async () => {
     await store.close()
     rmSync(dir, { recursive: true, force: true })
@@ -40,7 +40,7 @@ test('a valid batch from a peer is stored, found by digest and survives a cold c
   assert.equal(await batches.has(stored.digest), true)
   assert.deepEqual((await batches.get(stored.digest))?.batch, b)
 
-  const cold = new BatchStore({}, { store, verifier, verified: new VerifiedTxs() })
+  const cold = new BatchStore({}, { store: store.batches, verifier, verified: new VerifiedTxs() })
   assert.deepEqual((await cold.get(stored.digest))?.batch, b, 'read back from disk')
 })
 
@@ -55,7 +55,7 @@ test('a batch with one bad signature is rejected naming the tx, and nothing is s
     return true
   })
   assert.equal(await batches.has(digest), false)
-  assert.equal(await store.getBatch(digest), undefined)
+  assert.equal(await store.batches.get(digest), undefined)
 })
 
 test('undecodable batch bytes are rejected with the decode error', async (t) => {
@@ -94,7 +94,7 @@ test('a batch this node packed is stored as given, its txs only looked up in the
   assert.equal(counting.verifiedCount, 0)
   assert.equal(await batches.putPacked(packed), packed, 'held: not stored again')
   assert.equal(await batches.put(packed.encoded, 'peer-A'), packed, 'a gossip copy finds it held')
-  const cold = new BatchStore({}, { store, verifier, verified: new VerifiedTxs() })
+  const cold = new BatchStore({}, { store: store.batches, verifier, verified: new VerifiedTxs() })
   assert.deepEqual((await cold.get(packed.digest))?.batch, b, 'on disk')
 })
 
@@ -116,7 +116,7 @@ class GatedVerifier implements TxSignatureVerifier {
 test('missing waits for the puts in progress and raises their checks instead of reporting them missing', async (t) => {
   const { store } = await setup(t)
   const gated = new GatedVerifier()
-  const batches = new BatchStore({}, { store, verifier: gated, verified: new VerifiedTxs() })
+  const batches = new BatchStore({}, { store: store.batches, verifier: gated, verified: new VerifiedTxs() })
   const good = batchOf(5, [1n, 2n])
   const forged: Batch = { ...good, seq: 6, txs: [decodeTx(withBadSignature(encodedTransfer(alice, { nonce: 3n })))] }
   const absent = batchDigest(batchOf(7, [4n]))

@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 const run = promisify(execFile)
 const BFTLAB = new URL('../../src/cli/bftlab.ts', import.meta.url).pathname
 
-test('bftlab sim prints a table and the seed, and writes DESIGN §12 JSON', async () => {
+test('bftlab sim prints a table and the seed, and writes docs/design.md §12 JSON', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'bftlab-sim-'))
   try {
     const out = join(dir, 'out.json')

@@ -7,7 +7,8 @@ import { ClassicLevel } from 'classic-level'
 import { toHex } from '../../src/core/hash.ts'
 import { Bucket, bucketKey } from '../../src/storage/buckets.ts'
 import { StorageCorruptionError } from '../../src/storage/errors.ts'
-import { INITIALIZED_MARKER, NodeStore } from '../../src/storage/node-store.ts'
+import { INITIALIZED_MARKER } from '../../src/storage/integrity.ts'
+import { NodeStore } from '../../src/storage/node-store.ts'
 import { LocalTestnet } from '../../src/testnet/local-testnet.ts'
 import { processesMentioning, runCli, status, until } from '../testnet/helpers.ts'
 import { genesis } from './fixtures/chain.ts'
@@ -114,7 +115,7 @@ describe('a validator process refuses a damaged data dir with a precise message'
   it('a committed block overwritten with garbage: refused, naming the block and the data dir', async () => {
     restorePristine()
     const store = await NodeStore.open(dataDir)
-    const tip = (await store.getBlockByHeight(store.committedHeight()))!
+    const tip = (await store.blockAt(store.committedHeight()))!
     await store.close()
     const db = new ClassicLevel<Uint8Array, Uint8Array>(dataDir, { keyEncoding: 'view', valueEncoding: 'view' })
     await db.open()

@@ -61,7 +61,7 @@ test('a fresh directory opens empty and refuses commits before genesis', async (
   assert.equal(store.initialized, false)
   assert.throws(() => store.committedHeight(), /initGenesis/)
   await assert.rejects(store.commitBlock(commitInputFor(childOf(genesis().block))), /initGenesis/)
-  assert.equal(await store.loadSafety(), undefined)
+  assert.equal(await store.safety.load(), undefined)
   await store.close()
 })
 
@@ -69,12 +69,12 @@ test('blocks, proofs, receipts, tx index, accounts and batches round-trip and su
   const dir = tempDir(t)
   const { store, blocks } = await chainOf(dir, 3)
   const orphan = childOf(blocks[2]!, 9)
-  await store.putBlock(orphan)
+  await store.blocks.put(orphan.id, orphan)
   const batch = { author: 1, seq: 7, txs: [] }
-  await store.putBatch(batchDigest(batch), encodeBatch(batch))
+  await store.batches.put(batchDigest(batch), encodeBatch(batch))
   // Committed in this process (the committed-tx filter learns them at commit) and, below, after reopen (loaded from the index).
-  assert.deepEqual(await store.hasTxs([commitInputFor(blocks[3]!).receipts[0]!.txHash, sha256(Uint8Array.of(1))]), [true, false])
-  await store.saveSafety({ highestVotedRound: 4, highestQcRound: 3 }, { highQc: { blockId: blocks[3]!.id, round: 3, signers: [0, 1, 2], signatures: [new Uint8Array(64), new Uint8Array(64), new Uint8Array(64)] } })
+  assert.deepEqual(await store.txIndex.hasMany([commitInputFor(blocks[3]!).receipts[0]!.txHash, sha256(Uint8Array.of(1))]), [true, false])
+  await store.safety.save({ highestVotedRound: 4, highestQcRound: 3 }, { highQc: { blockId: blocks[3]!.id, round: 3, signers: [0, 1, 2], signatures: [new Uint8Array(64), new Uint8Array(64), new Uint8Array(64)] } })
   await store.close()
 
   const reopened = await NodeStore.open(dir)
@@ -86,27 +86,27 @@ test('blocks, proofs, receipts, tx index, accounts and batches round-trip and su
     stateRoot: commitInputFor(blocks[3]!).root,
   })
   for (const b of blocks) {
-    assert.deepEqual(encodeBlock((await reopened.getBlockByHeight(b.height))!), encodeBlock(b))
+    assert.deepEqual(encodeBlock((await reopened.blockAt(b.height))!), encodeBlock(b))
   }
-  assert.deepEqual(encodeBlock((await reopened.getBlock(orphan.id))!), encodeBlock(orphan))
-  assert.equal(await reopened.getBlockByHeight(4), undefined, 'an uncommitted block has no height entry')
-  assert.deepEqual(await reopened.getCommitProof(2), commitInputFor(blocks[2]!).proof)
-  assert.deepEqual(await reopened.getReceipts(2), commitInputFor(blocks[2]!).receipts)
-  assert.deepEqual(await reopened.getTx(commitInputFor(blocks[2]!).receipts[0]!.txHash), { height: 2, index: 0, status: 'ok' })
-  assert.deepEqual(await reopened.hasTxs([commitInputFor(blocks[1]!).receipts[0]!.txHash, sha256(Uint8Array.of(1))]), [true, false])
-  assert.deepEqual(await reopened.getAccount(ACCOUNTS[0]!), { balance: 970n, nonce: 3n })
+  assert.deepEqual(encodeBlock((await reopened.blocks.get(orphan.id))!), encodeBlock(orphan))
+  assert.equal(await reopened.blockAt(4), undefined, 'an uncommitted block has no height entry')
+  assert.deepEqual(await reopened.commitProofs.get(2), commitInputFor(blocks[2]!).proof)
+  assert.deepEqual(await reopened.receipts.get(2), commitInputFor(blocks[2]!).receipts)
+  assert.deepEqual(await reopened.txIndex.get(commitInputFor(blocks[2]!).receipts[0]!.txHash), { height: 2, index: 0, status: 'ok' })
+  assert.deepEqual(await reopened.txIndex.hasMany([commitInputFor(blocks[1]!).receipts[0]!.txHash, sha256(Uint8Array.of(1))]), [true, false])
+  assert.deepEqual(await reopened.accounts.get(toHex(ACCOUNTS[0]!)), { balance: 970n, nonce: 3n })
   assert.deepEqual(
-    await reopened.loadAllAccounts(),
+    new Map(await reopened.accounts.entries()),
     new Map([
       [toHex(ACCOUNTS[0]!), { balance: 970n, nonce: 3n }],
       [toHex(ACCOUNTS[1]!), { balance: 1_030n, nonce: 0n }],
       [toHex(ACCOUNTS[2]!), { balance: 1_000n, nonce: 0n }],
     ]),
   )
-  assert.deepEqual(await reopened.getBatch(batchDigest(batch)), encodeBatch(batch))
-  assert.equal(await reopened.getBatch(sha256(Uint8Array.of(2))), undefined)
-  assert.deepEqual((await reopened.loadRecovery())?.highQc.signers, [0, 1, 2])
-  assert.equal((await reopened.loadRecovery())?.lastTc, undefined)
+  assert.deepEqual(await reopened.batches.get(batchDigest(batch)), encodeBatch(batch))
+  assert.equal(await reopened.batches.get(sha256(Uint8Array.of(2))), undefined)
+  assert.deepEqual((await reopened.safety.loadRecovery())?.highQc.signers, [0, 1, 2])
+  assert.equal((await reopened.safety.loadRecovery())?.lastTc, undefined)
   await reopened.close()
 })
 
@@ -115,8 +115,8 @@ test('compute-state writes are stored apart from accounts and reload under their
   const input = commitInputFor(childOf(blocks[0]!))
   const key = toHex(sha256(Uint8Array.of(42)))
   await store.commitBlock({ ...input, writes: new Map([...input.writes, [key, sha256(Uint8Array.of(43))], ['counter', 5n]]) })
-  assert.deepEqual(await store.loadComputeState(), new Map<string, unknown>([[key, sha256(Uint8Array.of(43))], ['counter', 5n]]))
-  assert.equal((await store.loadAllAccounts()).size, 3)
+  assert.deepEqual(new Map(await store.computeState.entries()), new Map<string, unknown>([[key, sha256(Uint8Array.of(43))], ['counter', 5n]]))
+  assert.equal((await store.accounts.entries()).length, 3)
   await store.close()
 })
 
@@ -134,15 +134,15 @@ test('the tx index keeps a tx where it took effect, else at its first failure, w
       { txHash: retried, status: 'failed', reason: 'duplicate' },
     ],
   })
-  assert.deepEqual(await store.getTx(retried), { height: 1, index: 1, status: 'failed', reason: 'insufficient balance' })
+  assert.deepEqual(await store.txIndex.get(retried), { height: 1, index: 1, status: 'failed', reason: 'insufficient balance' })
   const b2 = childOf(b1)
   await store.commitBlock({ ...commitInputFor(b2), receipts: [{ txHash: dup, status: 'failed', reason: 'nonce too low' }, { txHash: retried, status: 'failed', reason: 'bad nonce' }] })
-  assert.deepEqual(await store.getTx(dup), { height: 1, index: 0, status: 'ok' })
-  assert.deepEqual(await store.getTx(retried), { height: 1, index: 1, status: 'failed', reason: 'insufficient balance' }, 'a later failure does not replace the first')
+  assert.deepEqual(await store.txIndex.get(dup), { height: 1, index: 0, status: 'ok' })
+  assert.deepEqual(await store.txIndex.get(retried), { height: 1, index: 1, status: 'failed', reason: 'insufficient balance' }, 'a later failure does not replace the first')
   const b3 = childOf(b2)
   await store.commitBlock({ ...commitInputFor(b3), receipts: [{ txHash: retried, status: 'ok' }] })
-  assert.deepEqual(await store.getTx(retried), { height: 3, index: 0, status: 'ok' }, 'the inclusion that took effect replaces earlier failures')
-  assert.equal((await store.getReceipts(1))?.length, 4, 'receipts keep every execution, duplicates included')
+  assert.deepEqual(await store.txIndex.get(retried), { height: 3, index: 0, status: 'ok' }, 'the inclusion that took effect replaces earlier failures')
+  assert.equal((await store.receipts.get(1))?.length, 4, 'receipts keep every execution, duplicates included')
   await store.close()
 })
 
@@ -153,8 +153,8 @@ test('commitBlock refuses a block that does not extend the committed tip and wri
   const wrongParent = childOf(childOf(blocks[1]!, 5))
   await assert.rejects(store.commitBlock(commitInputFor(wrongParent)), /not the committed block/)
   assert.equal(store.committedHeight(), 2)
-  assert.equal(await store.getBlock(fork.id), undefined)
-  assert.equal(await store.getTx(commitInputFor(wrongParent).receipts[0]!.txHash), undefined)
+  assert.equal(await store.blocks.get(fork.id), undefined)
+  assert.equal(await store.txIndex.get(commitInputFor(wrongParent).receipts[0]!.txHash), undefined)
   // A refused commit does not wedge the commit queue.
   await store.commitBlock(commitInputFor(childOf(blocks[2]!)))
   assert.equal(store.committedHeight(), 3)
@@ -171,7 +171,7 @@ test('commitBlock refuses a state write whose key is not a 32-byte address in he
   }
   assert.equal(store.committedHeight(), 1)
   await store.commitBlock(input)
-  assert.deepEqual(await store.getAccount(ACCOUNTS[0]!), input.writes.get(toHex(ACCOUNTS[0]!)))
+  assert.deepEqual(await store.accounts.get(toHex(ACCOUNTS[0]!)), input.writes.get(toHex(ACCOUNTS[0]!)))
   await store.close()
 })
 
@@ -187,14 +187,14 @@ test('concurrent commitBlock calls apply in call order', async (t) => {
 test('safety state survives reopen and never moves backwards', async (t) => {
   const dir = tempDir(t)
   const { store } = await chainOf(dir, 0)
-  await store.saveSafety({ highestVotedRound: 7, highestQcRound: 6 }, RECOVERY)
+  await store.safety.save({ highestVotedRound: 7, highestQcRound: 6 }, RECOVERY)
   await store.close()
   const reopened = await NodeStore.open(dir)
-  assert.deepEqual(await reopened.loadSafety(), { highestVotedRound: 7, highestQcRound: 6 })
-  await assert.rejects(reopened.saveSafety({ highestVotedRound: 6, highestQcRound: 6 }, RECOVERY), /safety regression refused/)
-  await assert.rejects(reopened.saveSafety({ highestVotedRound: 8, highestQcRound: 5 }, RECOVERY), /safety regression refused/)
-  await reopened.saveSafety({ highestVotedRound: 8, highestQcRound: 7 }, RECOVERY)
-  assert.deepEqual(await reopened.loadSafety(), { highestVotedRound: 8, highestQcRound: 7 })
+  assert.deepEqual(await reopened.safety.load(), { highestVotedRound: 7, highestQcRound: 6 })
+  await assert.rejects(reopened.safety.save({ highestVotedRound: 6, highestQcRound: 6 }, RECOVERY), /safety regression refused/)
+  await assert.rejects(reopened.safety.save({ highestVotedRound: 8, highestQcRound: 5 }, RECOVERY), /safety regression refused/)
+  await reopened.safety.save({ highestVotedRound: 8, highestQcRound: 7 }, RECOVERY)
+  assert.deepEqual(await reopened.safety.load(), { highestVotedRound: 8, highestQcRound: 7 })
   await reopened.close()
 })
 
@@ -214,15 +214,15 @@ test('a SIGKILL before the commit batch leaves the previous height, after it the
   runChild(dir, 'commit:before-batch')
   let store = await NodeStore.open(dir)
   assert.equal(store.committedHeight(), 1)
-  assert.equal(await store.getBlockByHeight(2), undefined)
-  assert.deepEqual(await store.getAccount(ACCOUNTS[0]!), { balance: 990n, nonce: 1n })
+  assert.equal(await store.blockAt(2), undefined)
+  assert.deepEqual(await store.accounts.get(toHex(ACCOUNTS[0]!)), { balance: 990n, nonce: 1n })
   await store.close()
 
   runChild(dir, 'commit:after-batch')
   store = await NodeStore.open(dir)
   assert.equal(store.committedHeight(), 2)
-  assert.deepEqual(await store.getAccount(ACCOUNTS[0]!), { balance: 980n, nonce: 2n })
-  assert.equal((await store.getTx(sha256(Uint8Array.of(0x74, 2))))?.height, 2)
+  assert.deepEqual(await store.accounts.get(toHex(ACCOUNTS[0]!)), { balance: 980n, nonce: 2n })
+  assert.equal((await store.txIndex.get(sha256(Uint8Array.of(0x74, 2))))?.height, 2)
   await store.close()
 })
 
@@ -230,11 +230,11 @@ test('safety written before a SIGKILL at safety:after-write is on disk', async (
   const dir = tempDir(t)
   runChild(dir, 'safety:before-write', 4)
   let store = await NodeStore.open(dir)
-  assert.equal(await store.loadSafety(), undefined)
+  assert.equal(await store.safety.load(), undefined)
   await store.close()
   runChild(dir, 'safety:after-write', 5)
   store = await NodeStore.open(dir)
-  assert.deepEqual(await store.loadSafety(), { highestVotedRound: 5, highestQcRound: 4 })
+  assert.deepEqual(await store.safety.load(), { highestVotedRound: 5, highestQcRound: 4 })
   await store.close()
 })
 
@@ -291,7 +291,7 @@ test('a missing commit proof and broken chain links are reported', async (t) => 
 test('a corrupted safety record is reported at open', async (t) => {
   const dir = tempDir(t)
   const { store } = await chainOf(dir, 0)
-  await store.saveSafety({ highestVotedRound: 3, highestQcRound: 2 }, RECOVERY)
+  await store.safety.save({ highestVotedRound: 3, highestQcRound: 2 }, RECOVERY)
   await store.close()
   await rawDb(dir, (db) => db.put(namedKey(Bucket.safety, 'safety'), Uint8Array.of(0xc1)))
   await assertCorrupt(dir, /safety state does not decode/)
@@ -324,7 +324,7 @@ test('a torn write-ahead log loses whole commits only: what opens is a consisten
     assert.ok(h < 30, `cut at ${fraction} should lose the newest commits`)
     if (torn.initialized) {
       // The state rows and the height written in the same batch survive or vanish together.
-      assert.deepEqual(await torn.getAccount(ACCOUNTS[0]!), { balance: 1_000n - 10n * BigInt(h), nonce: BigInt(h) })
+      assert.deepEqual(await torn.accounts.get(toHex(ACCOUNTS[0]!)), { balance: 1_000n - 10n * BigInt(h), nonce: BigInt(h) })
     }
     await torn.close()
   }

@@ -6,7 +6,7 @@ import { nextNonces, type TestnetEvent } from '../../src/testnet/testnet.ts'
 import { processesMentioning } from './helpers.ts'
 
 describe('runTestnetPoint', { timeout: 180_000 }, () => {
-  it('measures one 4-validator point on real processes and reports a sane DESIGN §12 point', async () => {
+  it('measures one 4-validator point on real processes and reports a sane docs/design.md §12 point', async () => {
     const events: TestnetEvent[] = []
     const point = await runTestnetPoint({
       validators: 4,

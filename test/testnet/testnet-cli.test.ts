@@ -8,7 +8,7 @@ import { CLI_ENTRY } from '../../src/testnet/processes.ts'
 import type { ResultDocument } from '../../src/testnet/report.ts'
 import { processesMentioning, runCli, until } from './helpers.ts'
 
-/** DESIGN §12 point fields a testnet run must report. */
+/** docs/design.md §12 point fields a testnet run must report. */
 const POINT_FIELDS = [
   'validators', 'offeredTps', 'achievedSubmitTps', 'consensusTps', 'e2eTps', 'latencyMs', 'consensusLatencyMs',
   'boundTps', 'tpsToBound', 'committedTxs', 'rejectedTxs', 'failedTxs', 'committedBlocks', 'rounds', 'timeouts',

@@ -1,10 +1,8 @@
 import type { Command } from 'commander'
 import { LIMITS } from '../../core/limits.ts'
-import { PAYLOAD_MODES, makeTestnetConfigs, type PayloadMode } from '../../node/config.ts'
+import { DEFAULT_ACCOUNTS, PAYLOAD_MODES, makeTestnetConfigs, type PayloadMode } from '../../node/config.ts'
 import { integer, oneOf } from '../options.ts'
 
-/** Enough senders that each carries only a few tx/s at the default load (nonce windows never throttle). */
-export const DEFAULT_ACCOUNTS = 1_000
 export const DEFAULT_BASE_PORT = 9_000
 
 interface InitFlags {

@@ -31,7 +31,7 @@ export function registerLoadCommand(program: Command): void {
     .option('--events <urls>', 'validators whose /events time commits (default: the targets)', urlList)
     .option('--warmup <s>', 'seconds at the start excluded from the figures', number(0), 0)
     .option('--accounts-from <genesis>', 'genesis.json whose funded accounts sign the load', 'genesis.json')
-    .option('--json <file>', 'write the result document (DESIGN §12) here')
+    .option('--json <file>', 'write the result document (docs/design.md §12) here')
     .option('--acks <file>', 'write the hashes of every tx a validator accepted here (JSON array), for `bftlab check --acks`')
     .option('--rebroadcast <s>', 'resubmit an accepted tx not committed after this many seconds (survives a validator crash losing its mempool)', number(0, { exclusive: true }))
     .action(async (flags: LoadFlags, command: Command) => {

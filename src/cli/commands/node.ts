@@ -28,8 +28,12 @@ export function registerNodeCommand(program: Command): void {
     .action(async (flags: { config: string }) => {
       const stop = stopRequested()
       const node = await ValidatorNode.start(flags.config)
-      const reason = await stop
-      node.log.info({ reason }, 'stopping validator')
+      // A validator that cannot commit must not keep voting on blocks it will never execute:
+      // it stops, and the command fails (exit code 1).
+      const fatal = new Promise<{ err: unknown }>((resolve) => node.onFatal((err) => resolve({ err })))
+      const outcome = await Promise.race([stop.then((reason) => ({ reason })), fatal])
+      node.log.info('reason' in outcome ? { reason: outcome.reason } : { err: outcome.err }, 'stopping validator')
       await node.stop()
+      if ('err' in outcome) throw new Error(`validator ${node.index} stopped: a commit failed (${(outcome.err as Error)?.message ?? String(outcome.err)})`)
     })
 }

@@ -1,10 +1,9 @@
 import type { Command } from 'commander'
 import { LIMITS } from '../../core/limits.ts'
-import { LOG_LEVELS, PAYLOAD_MODES, type LogLevel, type PayloadMode } from '../../node/config.ts'
+import { DEFAULT_ACCOUNTS, LOG_LEVELS, PAYLOAD_MODES, type LogLevel, type PayloadMode } from '../../node/config.ts'
 import { COMPACT_SYNTAX_HELP, formatStep, readSchedule } from '../../testnet/perturbation-schedule.ts'
 import { runTestnet } from '../../testnet/testnet.ts'
 import { integer, number, oneOf } from '../options.ts'
-import { DEFAULT_ACCOUNTS } from './init.ts'
 import { interruptSignal } from '../interrupt.ts'
 
 /**
@@ -52,7 +51,7 @@ export function registerTestnetCommand(program: Command): void {
     .option('--payload <mode>', `block payload: ${PAYLOAD_MODES.join(' or ')}`, oneOf(PAYLOAD_MODES), 'batches')
     .option('--dir <dir>', 'keep configs, data and logs here (default: a temp dir, deleted afterwards)')
     .option('--keep', 'keep the temp dir')
-    .option('--json <file>', 'write the result document (DESIGN §12) here')
+    .option('--json <file>', 'write the result document (docs/design.md §12) here')
     .option('--base-port <p>', 'first p2p port (HTTP follows the p2p range); default: a free range', integer(1, 65_535))
     .option('--log-level <level>', 'validator log level', oneOf(LOG_LEVELS), 'info')
     .option('--perturb <schedule|file>', COMPACT_SYNTAX_HELP)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { SerialByKey } from '../../src/node/serial.ts'
+import { SerialByKey } from '../../src/mempool/serial.ts'
 
 /** A promise settled from outside, to finish work in any order. */
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } {

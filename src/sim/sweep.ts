@@ -1,15 +1,14 @@
 import { writeFile } from 'node:fs/promises'
-import { InvalidArgumentError, type Command } from 'commander'
-import { integer, number, oneOf } from '../cli/options.ts'
 import { describeEnvironment, measureVerifiesPerSec } from '../core/environment.ts'
-import { BYZANTINE_STRATEGIES, type ByzantineStrategy } from './byzantine.ts'
+import type { ByzantineStrategy } from './byzantine.ts'
 import { defaultSimConfig, type SimConfig } from './config.ts'
-import { describeLatency, parseLatency, type LatencyModel } from './latency.ts'
+import { describeLatency, type LatencyModel } from './latency.ts'
 import { simPoint, type SimPoint } from './result-point.ts'
 import { simulate } from './simulation.ts'
 import { leastSquares } from './stats.ts'
 
-interface SimOptions {
+/** A sweep over validator counts with one network, CPU, load and fault setting (`bftlab sim`). */
+export interface SimOptions {
   validators: number[]
   seed: number
   rounds: number
@@ -23,21 +22,6 @@ interface SimOptions {
   verifyUs: number
   offeredTps: number
   json?: string
-}
-
-function validatorList(raw: string): number[] {
-  const parse = integer(1, 1024)
-  const list = raw.split(',').map((s) => parse(s.trim()))
-  if (list.length === 0) throw new InvalidArgumentError('expected a comma-separated list of validator counts, e.g. 4,16,64.')
-  return list
-}
-
-function latencyOption(raw: string): LatencyModel {
-  try {
-    return parseLatency(raw)
-  } catch (err) {
-    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err))
-  }
 }
 
 /**
@@ -98,7 +82,8 @@ function complexityReport(points: readonly SimPoint[]): string {
   return `msgs/block vs n — least-squares slope: ${slope}\nmsgs/block / n: ${perN}`
 }
 
-async function runSim(opts: SimOptions): Promise<void> {
+/** Runs one point per validator count, prints the table and complexity fit, writes `--json`; throws if safety broke. */
+export async function runSim(opts: SimOptions): Promise<void> {
   console.log(
     `bftlab sim — seed ${opts.seed}, rounds ${opts.rounds}, latency ${describeLatency(opts.latency)}, drop ${opts.drop}, GST ${opts.gst} ms, ` +
       `bandwidth ${opts.bandwidth === undefined ? 'unlimited' : `${opts.bandwidth} MB/s`}, verify ${opts.verifyUs} µs, offered ${opts.offeredTps} tx/s` +
@@ -127,27 +112,4 @@ async function runSim(opts: SimOptions): Promise<void> {
   }
   const unsafe = points.filter((p) => p.safetyViolations > 0)
   if (unsafe.length > 0) throw new Error(`safety violated at n = ${unsafe.map((p) => p.validators).join(', ')} (seed ${opts.seed})`)
-}
-
-export function registerSimCommand(program: Command): void {
-  program
-    .command('sim')
-    .description('deterministic simulation of the real consensus core over a modelled network, CPU and load')
-    .option('--validators <list>', 'comma-separated validator counts', validatorList, [4, 16, 64])
-    .option('--seed <n>', 'PRNG seed: same seed and flags, same run bit for bit', integer(0), 1)
-    .option('--rounds <n>', 'stop once an honest validator reaches this round', integer(1), 50)
-    .option('--duration-s <s>', 'virtual time limit per point (seconds)', number(0, { exclusive: true }), 120)
-    .option('--byzantine <k>', 'Byzantine validators (the last k indices)', integer(0), 0)
-    .option('--strategy <name>', `Byzantine strategy: ${BYZANTINE_STRATEGIES.join(', ')}`, oneOf(BYZANTINE_STRATEGIES), 'silent')
-    .option('--latency <model>', 'link latency: lan, wan, fixed:MS, uniform:MIN-MAX, normal:MEAN,STD', latencyOption, parseLatency('lan'))
-    .option('--drop <p>', 'message loss probability', number(0), 0)
-    .option('--gst <ms>', 'global stabilisation time (virtual ms); before it delays are unbounded', number(0), 0)
-    .option('--bandwidth <MBps>', 'outbound bandwidth per validator in MB/s (default unlimited)', number(0, { exclusive: true }))
-    .option('--verify-us <us>', 'CPU cost of one ed25519 verification (virtual µs)', number(0), 50)
-    .option('--offered-tps <tps>', 'offered load of the load model (tx/s of virtual time)', number(0), 50_000)
-    .option('--json <file>', 'write {config, env, points} (DESIGN §12) to this file')
-    .action(async (opts: SimOptions) => {
-      if (opts.drop > 1) throw new InvalidArgumentError(`--drop is a probability in [0, 1], got ${opts.drop}`)
-      await runSim(opts)
-    })
 }

@@ -3,12 +3,12 @@ import type { Block } from '../core/block.ts'
 import { DecodeError, Writer, decodeWith } from '../core/codec.ts'
 import { HASH_BYTES, toHex } from '../core/hash.ts'
 import { LIMITS } from '../core/limits.ts'
-import { BatchRejectedError, type BatchStore } from '../mempool/batch-store.ts'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../core/logger.ts'
+import { BatchRejectedError, type BatchStore } from './batch-store.ts'
 
 /**
  * Payload availability (`/bftlab/sync-batches/1`): a validator votes for a block only once it
- * holds every batch the block references (DESIGN §5), and must hold them to execute it after
+ * holds every batch the block references (docs/design.md, "Batches"), and must hold them to execute it after
  * commit. Missing batches are requested by digest from the block's author first (it proposed
  * them, so it has them), then from every other validator.
  */
@@ -22,9 +22,11 @@ const MAX_BATCHES_PER_RESPONSE = 256
 /** What payload availability needs from the batch store. */
 export type BatchHolder = Pick<BatchStore, 'missing' | 'get' | 'put'>
 
-export interface PayloadTransport {
-  /** Validators to ask, the block's author first, self excluded. */
-  peersFor(author: number): number[]
+/** How batch requests travel: the node binds this to its batch-sync protocol. */
+export interface BatchRequests {
+  /** Validators to ask, `first` (a block's author) first, self excluded. */
+  peersFor(first: number): number[]
+  /** Asks validator `peer` for batches (the sync-batches protocol). */
   request(peer: number, data: Uint8Array): Promise<Uint8Array>
 }
 
@@ -64,13 +66,13 @@ export async function answerBatchRequest(holder: BatchHolder, request: Uint8Arra
 
 export class PayloadAvailability {
   readonly #holder: BatchHolder
-  readonly #transport: PayloadTransport
+  readonly #transport: BatchRequests
   readonly #maxMessageBytes: number
   readonly #log: Logger
   /** One fetch per block at a time: the core may ask again for a block already being fetched. */
   readonly #inFlight = new Map<string, Promise<boolean>>()
 
-  constructor(holder: BatchHolder, transport: PayloadTransport, maxMessageBytes: number, log: Logger) {
+  constructor(holder: BatchHolder, transport: BatchRequests, maxMessageBytes: number, log: Logger) {
     this.#holder = holder
     this.#transport = transport
     this.#maxMessageBytes = maxMessageBytes

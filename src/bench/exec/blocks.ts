@@ -1,8 +1,8 @@
-import { deriveSeed, keyPairFromSeed, type KeyPair } from '../core/keys.ts'
-import { sha256 } from '../core/hash.ts'
-import { signTx, type Tx } from '../core/tx.ts'
-import { Prng } from '../core/prng.ts'
-import { genesisState, type WorldState } from './state.ts'
+import { sha256 } from '../../core/hash.ts'
+import { deriveSeed, keyPairFromSeed, type KeyPair } from '../../core/keys.ts'
+import { Prng } from '../../core/prng.ts'
+import { signTx, type Tx } from '../../core/tx.ts'
+import { genesisState, type WorldState } from '../../execution/state.ts'
 
 /** Hot-account mode: a fraction `p` of txs send to (and, if compute, write the slot of) one of `k` hot accounts. */
 export interface HotSpec {
