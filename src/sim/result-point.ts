@@ -1,6 +1,4 @@
 import { z } from 'zod'
-import type { SimConfig } from './config.ts'
-import type { SimResult } from './simulation.ts'
 import { SampleSet, type LatencySummary } from './stats.ts'
 
 /**
@@ -217,41 +215,4 @@ export function checkResultPoint(data: unknown, context: string): ResultPoint {
   const result = resultPointSchema.safeParse(data)
   if (!result.success) throw new ResultPointError(context, z.prettifyError(result.error))
   return result.data
-}
-
-/** A simulated point: the §12 fields plus what only the simulator knows (what `bftlab sim --json` writes). */
-export type SimPoint = ResultPoint & {
-  readonly seed: number
-  readonly safetyViolations: number
-  readonly msgsPerBlock: number
-  readonly bytesPerBlock: number
-  readonly livenessViolations?: number
-  readonly virtualMs: number
-  readonly maxCpuUtilisation: number
-  readonly traceHash: string
-}
-
-/**
- * A simulator run as a point. The load model admits every tx (open loop, no mempool limit) and
- * nothing is executed, so nothing is rejected or fails: those counts are 0 by construction.
- */
-export function simPoint(config: SimConfig, result: SimResult): SimPoint {
-  const s = result.stats
-  return {
-    ...resultPoint(result.validators, traceMetrics(s.trace, config.load.offeredTps), {
-      failedTxs: 0,
-      rounds: s.rounds,
-      timeouts: s.timeouts,
-      msgsPerBlock: s.msgsPerBlock,
-      bytesPerBlock: s.bytesPerBlock,
-    }),
-    seed: result.seed,
-    msgsPerBlock: s.msgsPerBlock,
-    bytesPerBlock: s.bytesPerBlock,
-    safetyViolations: result.safetyViolations.length,
-    ...(result.livenessViolations !== undefined ? { livenessViolations: result.livenessViolations.length } : {}),
-    virtualMs: s.virtualMs,
-    maxCpuUtilisation: s.maxCpuUtilisation,
-    traceHash: result.traceHash,
-  }
 }
