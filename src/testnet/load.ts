@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { emptyTrace, traceMetrics, type BlockRecord, type CommitTrace, type TraceMetrics } from '../sim/result-point.ts'
 import type { PresignedTxs } from './presign.ts'
 import { followCommits, fetchMetrics, submitTxs, type AdmissionReply, type CommitEvent } from './node-client.ts'
 import { ResubmitSchedule } from './resubmissions.ts'
-import { emptyTrace, traceMetrics, type BlockRecord, type CommitTrace, type TraceMetrics } from '../sim/result-point.ts'
 import { SampleSet } from './stats.ts'
 
 /**

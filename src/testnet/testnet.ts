@@ -1,17 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { TxKind } from '../core/tx.ts'
 import { loadGenesis, type ChainParams, type LogLevel, type PayloadMode } from '../node/config.ts'
+import type { CommitTrace } from '../sim/result-point.ts'
 import { genesisAccounts, withChainNonces } from './accounts.ts'
 import { describeEnvironment, measureVerifiesPerSec, type RunEnvironment } from '../core/environment.ts'
 import { writeAcks } from './check.ts'
 import { runLoad, type LiveSecond, type LoadResult } from './load.ts'
-import { CpuWindow } from './proc-cpu.ts'
 import { LocalTestnet, type LocalTestnetOptions } from './local-testnet.ts'
 import type { PerturbationSchedule } from './perturbation-schedule.ts'
 import { runPerturbations, survivedSteps, type PerturbationEvent } from './perturbations.ts'
 import { presignTransfers, type LoadAccount } from './presign.ts'
 import type { NodeExit } from './processes.ts'
-import type { CommitTrace } from '../sim/result-point.ts'
+import { CpuWindow } from './proc-cpu.ts'
 import { formatLiveSecond, formatSummary, liveHeader, loadPoint, writeResultJson, type ResultDocument, type ResultPoint } from './report.ts'
 
 export interface TestnetRunConfig {
@@ -144,7 +144,7 @@ export interface StepStart {
   readonly drained: true
   /** How long the wait for that took. */
   readonly settleMs: number
-  /** Reading the chain's nonces and signing the step's txs, after the settle. */
+  /** Each sender's next nonce (carried over from the last step, or read) and signing the step's txs, after the settle. */
   readonly prepareMs: number
   /** 1 for the session's first step, 2 for the next … */
   readonly step: number
