@@ -104,6 +104,7 @@ function capacitySection(r: BenchResults): string[] {
   }
   const table = (source: Capacity['source']): string[] => capacityTable(r.capacities, source)
   const atLeast = r.capacities.some((c) => c.status === 'atLeast')
+  const none = r.noCapacity.map((c) => `> **No capacity: ${c.message}**`)
   return [
     '## Capacity',
     '',
@@ -112,6 +113,7 @@ function capacitySection(r: BenchResults): string[] {
       (atLeast ? ` ${AT_LEAST}: the series kept up at the highest rate allowed (maxTps), so its capacity is at least that.` : ''),
     '',
     ...table('testnet'),
+    ...(none.length > 0 ? [...none.flatMap((line) => [line, '>']).slice(0, -1), ''] : []),
     ...(r.capacities.some((c) => c.source === 'sim') ? ['Simulator prediction (same search through `bftlab sim`\'s model, verify cost calibrated to this machine):', '', ...table('sim')] : []),
   ]
 }
@@ -136,12 +138,17 @@ function searchSection(r: BenchResults): string[] {
     '| source | n | payload | bracket | bisect | final | found | runs | wall |',
     '|' + ' --- |'.repeat(9),
   ]
+  const seriesRuns = (c: Pick<Capacity, 'source' | 'validators' | 'payloadMode'>) => r.runs.filter((x) => x.source === c.source && x.spec.validators === c.validators && x.spec.payloadMode === c.payloadMode)
+  const steps = (runs: readonly RunRecord[], role: RunRecord['role']) => runs.filter((x) => x.role === role).map(mark).join(' → ') || '–'
   for (const cap of r.capacities) {
-    const runs = r.runs.filter((x) => x.source === cap.source && x.spec.validators === cap.validators && x.spec.payloadMode === cap.payloadMode)
-    const of = (role: RunRecord['role']) => runs.filter((x) => x.role === role).map(mark).join(' → ') || '–'
+    const runs = seriesRuns(cap)
     const found = cap.status === 'atLeast' ? `${AT_LEAST} ${round(cap.offeredTps)} (maxTps)` : `${round(cap.offeredTps)} (misses at ${round(cap.failingTps)})`
     const finals = cap.finalsMeetingCriteria === cap.finalRuns ? '' : ` (${cap.finalsMeetingCriteria} of ${cap.finalRuns} finals met the criteria)`
-    lines.push(`| ${cap.source} | ${cap.validators} | ${cap.payloadMode} | ${of('bracket')} | ${of('bisect')} | ${of('final')} | ${found}${finals} | ${cap.searchRuns} | ${Math.round(cap.wallS)} s |`)
+    lines.push(`| ${cap.source} | ${cap.validators} | ${cap.payloadMode} | ${steps(runs, 'bracket')} | ${steps(runs, 'bisect')} | ${steps(runs, 'final')} | ${found}${finals} | ${cap.searchRuns} | ${Math.round(cap.wallS)} s |`)
+  }
+  for (const none of r.noCapacity) {
+    const runs = seriesRuns(none)
+    lines.push(`| ${none.source} | ${none.validators} | ${none.payloadMode} | ${steps(runs, 'bracket')} | – | – | none (minTps ${round(c.minTps)} misses) | ${runs.length} | – |`)
   }
   return [...lines, '']
 }

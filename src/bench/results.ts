@@ -112,7 +112,11 @@ export class StagedOutput {
     if (replaced) await rm(old, { recursive: true, force: true })
   }
 
-  async discard(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true })
+  /** Moves the staged folder beside the output folder as `<out>.<suffix>` (replacing an earlier one); returns its path. */
+  async commitAside(suffix: string): Promise<string> {
+    const aside = `${this.out}.${suffix}`
+    await rm(aside, { recursive: true, force: true })
+    await rename(this.dir, aside)
+    return aside
   }
 }

@@ -4,7 +4,7 @@ import { mean, stdev, type LatencySummary } from '../testnet/stats.ts'
 import { aggregateRuns, type AggregatedPoint, type PointSource } from './aggregate.ts'
 import { capacityOptions, ExperimentError, pointSpec, runsPerRate, type Experiment, type PointSpec } from './experiment.ts'
 import { SweepProgress, type ProgressSink } from './progress.ts'
-import { searchCapacity, shortfall, type CapacityCriteria, type RunRole, type Shortfall } from './search.ts'
+import { NoCapacityError, searchCapacity, shortfall, type CapacityCriteria, type RunRole, type Shortfall } from './search.ts'
 
 /**
  * Runs an experiment's sweep: per (payload mode, validator count) series either a fixed list of
@@ -72,9 +72,18 @@ export interface Capacity {
   readonly wallS: number
 }
 
+/** A series in which no rate down to minTps met the criteria (NoCapacityError's message). */
+export interface NoCapacity {
+  readonly source: PointSource
+  readonly validators: number
+  readonly payloadMode: PointSpec['payloadMode']
+  readonly message: string
+}
+
 export interface SweepResult {
   readonly points: AggregatedPoint[]
   readonly capacities: Capacity[]
+  readonly noCapacity: NoCapacity[]
   readonly runs: RunRecord[]
   /** Stopped by the signal: the runs recorded are complete, the rest were never run. */
   readonly interrupted: boolean
@@ -134,6 +143,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   })
   const points: AggregatedPoint[] = []
   const capacities: Capacity[] = []
+  const noCapacity: NoCapacity[] = []
   const runs: RunRecord[] = []
   const aborted = (): boolean => opts.signal?.aborted === true
   /**
@@ -200,8 +210,13 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
           }
         }
       } catch (err) {
-        if (!(err instanceof Interrupted)) throw err
-        interrupted = true
+        if (err instanceof NoCapacityError) {
+          // One series without a capacity does not void the others: the sweep goes on, and the
+          // command refuses the whole result at the end (src/cli/commands/bench.ts).
+          noCapacity.push({ source: opts.source, validators, payloadMode, message: err.message })
+          progress.note(err.message)
+        } else if (err instanceof Interrupted) interrupted = true
+        else throw err
       } finally {
         await runner.close()
         runs.push(...seriesRuns)
@@ -212,7 +227,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     }
   }
   progress.finish()
-  return { points, capacities, runs, interrupted }
+  return { points, capacities, noCapacity, runs, interrupted }
 }
 
 /** Every rate a series measured, its runs (whatever their role) folded into mean ± stdev. */
@@ -265,6 +280,8 @@ export interface BenchResults {
   readonly env: RunEnvironment
   /** One per series of a capacity search (empty for a fixed rate list). */
   readonly capacities: Capacity[]
+  /** Series whose search found no rate meeting the criteria: the command refuses such a result. */
+  readonly noCapacity: NoCapacity[]
   readonly points: AggregatedPoint[]
   readonly runs: RunRecord[]
   readonly interrupted: boolean
@@ -326,6 +343,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     config: experiment,
     env,
     capacities: sweeps.flatMap((s) => s.capacities),
+    noCapacity: sweeps.flatMap((s) => s.noCapacity),
     points: sweeps.flatMap((s) => s.points),
     runs: sweeps.flatMap((s) => s.runs),
     interrupted: sweeps.some((s) => s.interrupted),

@@ -7,7 +7,8 @@ import { runCli } from '../testnet/helpers.ts'
 
 /**
  * `bftlab bench` refuses bad input with exit code 2 and a message naming the flag, and never
- * leaves a half-written output folder: a previous result stays whole, no new folder appears.
+ * leaves a half-written output folder: a previous result stays whole. A sweep refused for a
+ * series without capacity keeps its record in `<out>.no-capacity`, named in the message.
  */
 describe('bftlab bench: bad input', { timeout: 180_000 }, () => {
   let root: string
@@ -46,11 +47,15 @@ describe('bftlab bench: bad input', { timeout: 180_000 }, () => {
     })
   }
 
-  it('stops a search in which no rate meets the criteria, naming the flags, and writes nothing', async () => {
+  it('refuses a search in which no rate meets the criteria, naming the flags, and keeps what it measured beside the output folder', async () => {
     // p50 ≤ 1 ms is out of reach of any real chain: the first rate (here also minTps) misses.
     const run = await runCli(['bench', '--validators', '4', '--rates', 'capacity', '--min-tps', '50', '--max-tps', '50', '--latency-cap', '1', '--duration', '2', '--warmup', '1', '--out', out], { timeoutMs: 170_000 })
     assert.equal(run.code, 2, `stderr: ${run.stderr}`)
     assert.match(run.stderr, /testnet n=4 batches: no rate meets the capacity criteria: even --min-tps 50 tx\/s misses them \(p50 \d+ ms > --latency-cap 1 ms\)/)
+    assert.match(run.stderr, new RegExp(`Nothing was written to ${out}; everything measured is in ${out}\\.no-capacity`))
+    const aside = join(root, 'out.no-capacity')
+    assert.match(await readFile(join(aside, 'report.md'), 'utf8'), /No capacity: testnet n=4 batches: no rate meets the capacity criteria/)
+    await rm(aside, { recursive: true })
     await assertUntouched()
   })
 })

@@ -121,6 +121,18 @@ test('without startTps a series starts from the verify bound, then from the capa
   assert.equal(first(7, 'full-block'), Math.round(toBound(7) * (40_000 / 7)))
 })
 
+test('a series in which no rate meets the criteria is recorded, and the sweep goes on with the others', async () => {
+  // p50 is 50·(1 + load) ms: at n=16 even minTps 100 misses a 55 ms cap, at n=4 low rates meet it.
+  const e = experiment({ validators: [16, 4], rates: 'capacity', latencyCapMs: 55, capacity: { startTps: 400, minTps: 100 } })
+  const out = sink()
+  const { capacities, noCapacity, runs } = await runSweep({ experiment: e, source: 'testnet', validators: e.validators, openSeries: fakeSeries(), progress: out })
+  assert.deepEqual(noCapacity.map((c) => [c.validators, c.payloadMode]), [[16, 'batches']])
+  assert.match(noCapacity[0]!.message, /^testnet n=16 batches: no rate meets the capacity criteria: even --min-tps 100 tx\/s misses them \(p50 \d+ ms > --latency-cap 55 ms\)/)
+  assert.ok(out.lines.some((l) => l.startsWith('testnet n=16 batches: no rate meets')))
+  assert.deepEqual(runs.filter((r) => r.spec.validators === 16).map((r) => r.spec.offeredTps), [400, 200, 100])
+  assert.deepEqual(capacities.map((c) => c.validators), [4])
+})
+
 test('a fixed rate list is measured in full even past saturation', async () => {
   const e = experiment({ validators: [4], rates: [1000, 4000, 8000] })
   const { points, capacities } = await runSweep({ experiment: e, source: 'testnet', validators: [4], openSeries: fakeSeries(), progress: sink() })

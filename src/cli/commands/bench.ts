@@ -1,13 +1,12 @@
-import { writeFile } from 'node:fs/promises'
+import { readdir, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import type { Command } from 'commander'
+import { CommanderError, type Command } from 'commander'
 import { interruptSignal } from '../interrupt.ts'
 import { describeEnvironment, measureVerifiesPerSec } from '../../core/environment.ts'
 import { ExperimentError, experimentFromFlags, readExperimentFile, type Experiment, type ExperimentFlags } from '../../bench/experiment.ts'
 import { SIM_PAYLOAD_MODES, simSeriesRunner, testnetSeriesRunner } from '../../bench/point-runners.ts'
 import { StagedOutput, writeBenchOutput } from '../../bench/results.ts'
 import { runBench, simPayloadModes } from '../../bench/runner.ts'
-import { NoCapacityError } from '../../bench/search.ts'
 
 /** Where results go without --out: one folder per experiment name. */
 export const DEFAULT_RESULTS_DIR = 'bench/results'
@@ -71,14 +70,16 @@ export function registerBenchCommand(program: Command): void {
           ...(flags.sim === true ? { sim: { openSeries: simSeriesRunner(experiment, env), payloadModes: SIM_PAYLOAD_MODES } } : {}),
           signal: interrupt.signal,
         })
-        const written = await writeBenchOutput(output.dir, results)
-        await output.commit()
-        for (const path of written) console.log(`wrote ${join(output.out, basename(path))}`)
-      } catch (err) {
-        if (err instanceof NoCapacityError) {
-          await output.discard()
-          command.error(`error: ${err.message}`, { exitCode: 2 })
+        await writeBenchOutput(output.dir, results)
+        if (results.noCapacity.length > 0) {
+          // Refused as a result, kept as a record: the output folder stays as it was.
+          const kept = await output.commitAside('no-capacity')
+          command.error(`error: ${results.noCapacity.map((c) => c.message).join('\nerror: ')}\nNothing was written to ${output.out}; everything measured is in ${kept}`, { exitCode: 2 })
         }
+        await output.commit()
+        for (const name of await readdir(output.out)) console.log(`wrote ${join(output.out, name)}`)
+      } catch (err) {
+        if (err instanceof CommanderError) throw err
         console.error(`bench: the sweep failed; its validator log is kept in ${testnetLog}`)
         throw err
       } finally {
