@@ -7,6 +7,7 @@ import { registerExecBenchCommand } from '../execution/bench-cli.ts'
 import { registerSimCommand } from '../sim/cli.ts'
 import { registerCheckCommand } from '../testnet/check.ts'
 import { registerInitCommand } from './commands/init.ts'
+import { registerK8sCommand } from './commands/k8s.ts'
 import { registerLoadCommand } from './commands/load.ts'
 import { registerNodeCommand } from './commands/node.ts'
 import { registerTestnetCommand } from './commands/testnet.ts'
@@ -36,6 +37,7 @@ function buildProgram(): Command {
   registerLoadCommand(program)
   registerCheckCommand(program)
   registerComposeCommand(program)
+  registerK8sCommand(program)
   registerBenchCommand(program)
   registerSimCommand(program)
   registerExecBenchCommand(program)

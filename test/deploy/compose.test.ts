@@ -1,45 +1,24 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { promisify } from 'node:util'
 import { deriveSeed } from '../../src/core/keys.ts'
 import { toHex } from '../../src/core/hash.ts'
 import { loadNodeConfig, validatorSeedLabel } from '../../src/node/config.ts'
 import { composeProject, loopbackAddress, validatorAddress, writeComposeProject } from '../../src/testnet/compose.ts'
 import { toYaml } from '../../src/testnet/yaml.ts'
-
-const run = promisify(execFile)
+import { run, toolSkip, withTempDir as withTempDirIn } from './helpers.ts'
 const REPO = new URL('../../', import.meta.url).pathname
 
 /** `docker-compose config -q` parses and validates a file without a Docker engine. */
-async function composeBinary(): Promise<string | undefined> {
-  try {
-    await run('docker-compose', ['version'])
-    return 'docker-compose'
-  } catch {
-    return undefined
-  }
-}
-
-const binary = await composeBinary()
-const skipReason = binary === undefined ? 'docker-compose not installed (apt-get install -y docker-compose; .ci/run installs it)' : false
+const skipReason = await toolSkip('docker-compose', ['version'], 'docker-compose')
 
 async function assertComposeValid(file: string): Promise<void> {
   // A failing validation rejects with docker-compose's own message on stderr.
-  await run(binary!, ['-f', file, 'config', '-q'])
+  await run('docker-compose', ['-f', file, 'config', '-q'])
 }
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'bftlab-compose-'))
-  try {
-    await fn(dir)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
+const withTempDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDirIn('bftlab-compose-', fn)
 
 test('the committed docker-compose.yml and prometheus.yml are exactly what `bftlab compose --validators 4` generates', async () => {
   const project = composeProject({ validators: 4, out: join(REPO, 'docker-compose.yml') })

@@ -88,7 +88,7 @@ test('`IMAGE node --config` starts a validator that commits blocks and stops cle
       const { height } = await status(url)
       return height >= 3 ? height : undefined
     },
-    90_000,
+    180_000,
   )
   log(`validator in ${NODE_CONTAINER} committed height ${height} on ${url}`)
   await docker(['stop', '--time', '20', NODE_CONTAINER])
