@@ -50,7 +50,7 @@ const GRAFANA_PORT = 3000
 /** The compose file's name for its one network (bridge and swarm variants). */
 const NETWORK = 'bftlab'
 /** Named volume the load generator writes its result document and acknowledged tx hashes to. */
-export const RESULTS_VOLUME = 'load-results'
+const RESULTS_VOLUME = 'load-results'
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 

@@ -58,6 +58,8 @@ const KEYS_DIR = '/etc/bftlab/keys'
 const IMAGE_UID = 1000
 /** Secret files readable by the pod's group (fsGroup) only. */
 const KEY_FILE_MODE = 0o440
+/** Kubernetes refuses a ConfigMap or Secret whose data exceeds 1 MiB (etcd's object size bound). */
+const OBJECT_DATA_MAX_BYTES = 1 << 20
 /** How long the load Job's init container waits for every validator to answer before the Job fails. */
 const VALIDATORS_WAIT_S = 600
 
@@ -112,6 +114,12 @@ export function k8sManifests(opts: K8sOptions): K8sManifest[] {
     httpPort: HTTP_PORT,
     genesisPath,
   })
+  const genesisJson = JSON.stringify(genesis, null, 2) + '\n'
+  const genesisBytes = Buffer.byteLength(genesisJson)
+  if (genesisBytes > OBJECT_DATA_MAX_BYTES) {
+    const perAccount = Math.ceil(genesisBytes / Math.max(1, genesis.accounts.length))
+    throw new RangeError(`genesis.json would be ${genesisBytes} bytes, over the ${OBJECT_DATA_MAX_BYTES} bytes a ConfigMap holds: use fewer accounts (each adds about ${perAccount} bytes)`)
+  }
   const meta = (name: string, component: 'validator' | 'load' = 'validator') => ({ name, namespace, labels: labels(component) })
   // Equal requests and limits: the Guaranteed QoS class, so no validator borrows CPU another lacks.
   const containerResources = { requests: resources, limits: resources }
@@ -240,7 +248,7 @@ export function k8sManifests(opts: K8sOptions): K8sManifest[] {
   }
   return [
     { file: '00-namespace.yaml', objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'app.kubernetes.io/name': 'bftlab' } } }], secret: false },
-    { file: '10-genesis-configmap.yaml', objects: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(GENESIS_CONFIGMAP), data: { 'genesis.json': JSON.stringify(genesis, null, 2) + '\n' } }], secret: false },
+    { file: '10-genesis-configmap.yaml', objects: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(GENESIS_CONFIGMAP), data: { 'genesis.json': genesisJson } }], secret: false },
     {
       file: '20-validator-keys-secret.yaml',
       objects: [

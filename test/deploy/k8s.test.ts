@@ -136,6 +136,10 @@ test('a broken manifest is refused: by kubectl (unknown kind, missing name) and 
   })
 })
 
+test('a genesis too large for a ConfigMap is refused with the size and the way out', () => {
+  assert.throws(() => k8sManifests({ validators: 4, out: 'k8s', image: 'bftlab:latest', accounts: 10_000 }), /genesis\.json would be [0-9]+ bytes, over the 1048576 bytes a ConfigMap holds: use fewer accounts/)
+})
+
 describe('the node configs of a k8s Secret and genesis ConfigMap, as pods mount them', () => {
   /**
    * Kubernetes peers dial each other by DNS name (/dns4/…), which no other test exercises. Here
