@@ -2,7 +2,7 @@
 #
 # BASE_IMAGE defaults to the official node:22-slim. Machines that reach no image registry build
 # a local stand-in with the same layout (Debian bookworm, Node 22, npm, user `node` uid 1000):
-# `npx node test/docker/base-image.ts`, then `docker build --network host --build-arg
+# `npx node test/docker/images.ts` (builds it, then this image), or by hand `docker build --network host --build-arg
 # BASE_IMAGE=bftlab-base:bookworm-node22 .` (the docker suite, `npm run test:docker`, does both).
 #
 # The runtime is the base image's Node 22 (>= 22.18 strips TypeScript types by default, so the .ts
