@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
-import { registerComposeCommand } from '../testnet/compose.ts'
 import { registerBenchCommand } from './commands/bench.ts'
 import { registerCheckCommand } from './commands/check.ts'
+import { registerComposeCommand } from './commands/compose.ts'
 import { registerExecBenchCommand } from './commands/exec-bench.ts'
 import { registerInitCommand } from './commands/init.ts'
+import { registerK8sCommand } from './commands/k8s.ts'
 import { registerLoadCommand } from './commands/load.ts'
 import { registerNodeCommand } from './commands/node.ts'
 import { registerSimCommand } from './commands/sim.ts'
@@ -36,6 +37,7 @@ function buildProgram(): Command {
   registerLoadCommand(program)
   registerCheckCommand(program)
   registerComposeCommand(program)
+  registerK8sCommand(program)
   registerBenchCommand(program)
   registerSimCommand(program)
   registerExecBenchCommand(program)

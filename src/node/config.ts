@@ -323,6 +323,12 @@ export interface TestnetOptions {
   readonly hostOf?: (index: number) => string
   /** Overrides merged into every node config (log level, worker counts …). */
   readonly node?: Partial<Omit<NodeConfigFile, 'index' | 'seed' | 'genesis' | 'dataDir' | 'listen' | 'httpPort'>>
+  /**
+   * Validator i's key seed. Default: derived from the chain id, so the same options give the same
+   * files; deployments (`bftlab compose`, `bftlab k8s`) pass fresh random seeds, so their keys
+   * cannot be derived from anything public.
+   */
+  readonly validatorSeed?: (index: number) => Uint8Array
 }
 
 export interface TestnetConfigs {
@@ -345,7 +351,7 @@ export function nodeFaultSeed(seed: number, index: number): number {
   return (Math.imul(seed >>> 0, 0x9e3779b1) + index) >>> 0
 }
 
-function tcpMultiaddr(host: string, p: number): string {
+export function tcpMultiaddr(host: string, p: number): string {
   return `/${/^[0-9.]+$/.test(host) ? 'ip4' : 'dns4'}/${host}/tcp/${p}`
 }
 
@@ -365,7 +371,7 @@ export function testnetConfigs(opts: Omit<TestnetOptions, 'dir'>): { genesis: Ge
   const chainId = opts.chainId ?? 'bftlab-local'
   const hostOf = opts.hostOf ?? (() => LOCALHOST)
   const balance = (opts.accountBalance ?? DEFAULT_ACCOUNT_BALANCE).toString()
-  const seeds = Array.from({ length: opts.validators }, (_, i) => deriveSeed(validatorSeedLabel(chainId), i))
+  const seeds = Array.from({ length: opts.validators }, (_, i) => opts.validatorSeed?.(i) ?? deriveSeed(validatorSeedLabel(chainId), i))
   const accountsLabel = accountSeedLabel(chainId)
   const genesis: GenesisFile = {
     chainId,

@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { COMPOSE_SUBNET, HTTP_PORT, validatorAddress, writeComposeProject } from '../../src/testnet/compose.ts'
+import { COMPOSE_SUBNET, validatorAddress, writeComposeProject } from '../../src/testnet/compose.ts'
+import { HTTP_PORT } from '../../src/testnet/deploy.ts'
 import { NodeProcesses } from '../../src/testnet/processes.ts'
-import { commonChain, processesMentioning, waitForHeight } from './helpers.ts'
+import { commonChain, processesMentioning, waitForHeight } from '../testnet/helpers.ts'
 
 const VALIDATORS = 4
 
