@@ -1,7 +1,8 @@
 import type { PayloadMode } from '../node/config.ts'
+import { tpsToBound, type ResultPoint } from '../sim/result-point.ts'
 import { mean, stdev, type LatencySummary } from '../testnet/stats.ts'
-import type { PointSpec, SaturateOptions } from './experiment.ts'
-import type { PointResult } from './point.ts'
+import type { PointSpec } from './experiment.ts'
+import { keptUp } from './search.ts'
 
 /** Where a point was measured: real processes on this machine, or the deterministic simulator. */
 export type PointSource = 'testnet' | 'sim'
@@ -21,17 +22,18 @@ export const AVERAGED_FIELDS = [
   'bytesPerBlock',
   'boundTps',
   'tpsToBound',
-] as const satisfies readonly (keyof PointResult)[]
+  'validatorCpuUsPerTx',
+] as const satisfies readonly (keyof ResultPoint)[]
 
 export type AveragedField = (typeof AVERAGED_FIELDS)[number]
 
-export const LATENCY_FIELDS = ['latencyMs', 'consensusLatencyMs'] as const satisfies readonly (keyof PointResult)[]
+export const LATENCY_FIELDS = ['latencyMs', 'consensusLatencyMs'] as const satisfies readonly (keyof ResultPoint)[]
 
 /**
  * Must be 0. The worst run is reported, not the mean: one violation in any repetition is a bug
  * and must never be averaged into a fraction that looks like noise.
  */
-export const WORST_FIELDS = ['safetyViolations', 'stateRootMismatches'] as const satisfies readonly (keyof PointResult)[]
+export const WORST_FIELDS = ['safetyViolations', 'stateRootMismatches'] as const satisfies readonly (keyof ResultPoint)[]
 
 export type AggregatedPoint = {
   readonly source: PointSource
@@ -39,6 +41,11 @@ export type AggregatedPoint = {
   readonly payloadMode: PayloadMode
   readonly offeredTps: number
   readonly runs: number
+  /**
+   * Every run's achieved rate reached the criterion's share of offered (capacity.achievedRatio):
+   * the chain kept up, so this rate says only that its limit is at least here ("≥" in plots).
+   */
+  readonly keptUp: boolean
   /** Run-to-run spread of e2e TPS, max/min − 1 (`runSpread`); present when runs ≥ 2. */
   readonly e2eTpsSpread?: number
   readonly stdev: Partial<Record<AveragedField, number>> & Partial<Record<(typeof LATENCY_FIELDS)[number], LatencySummary>>
@@ -74,7 +81,7 @@ export function runSpread(values: readonly number[]): number {
  * runner did not report a verify bound itself, `machineBoundTps` (this machine's bound for the
  * point's validator count) fills `boundTps` and `tpsToBound`.
  */
-export function aggregateRuns(source: PointSource, spec: PointSpec, results: readonly PointResult[], machineBoundTps?: number): AggregatedPoint {
+export function aggregateRuns(source: PointSource, spec: PointSpec, results: readonly ResultPoint[], achievedRatio: number, machineBoundTps?: number): AggregatedPoint {
   if (results.length === 0) throw new RangeError(`no runs to aggregate for n=${spec.validators} ${spec.payloadMode} ${spec.offeredTps} tx/s`)
   const means: Partial<Record<AveragedField, number>> = {}
   const spread: AggregatedPoint['stdev'] = {}
@@ -87,7 +94,7 @@ export function aggregateRuns(source: PointSource, spec: PointSpec, results: rea
   }
   if (means.boundTps === undefined && machineBoundTps !== undefined) {
     means.boundTps = machineBoundTps
-    const ratios = results.map((r) => r.e2eTps / machineBoundTps)
+    const ratios = results.map((r) => tpsToBound(r.e2eTps, machineBoundTps))
     means.tpsToBound = mean(ratios)
     spread.tpsToBound = stdev(ratios)
   }
@@ -114,23 +121,10 @@ export function aggregateRuns(source: PointSource, spec: PointSpec, results: rea
     payloadMode: spec.payloadMode,
     offeredTps: spec.offeredTps,
     runs: results.length,
+    keptUp: results.every((r) => keptUp(r, achievedRatio)),
     ...(results.length >= 2 ? { e2eTpsSpread: runSpread(results.map((r) => r.e2eTps)) } : {}),
     stdev: spread,
   }
-}
-
-/** Why a point counts as past the knee of its curve, or undefined while the system keeps up. */
-export type SaturationReason = 'throughput' | 'latency'
-
-/**
- * "Achieved" is the commit rate (`consensusTps`), not `e2eTps`: e2e TPS divides a window's
- * commits by the window plus the last tx's latency, so over a short run (6 s at 0.5 s latency)
- * it reads ~8% low even when every offered tx commits, enough to fake a knee at 0.9.
- */
-export function saturationReason(point: AggregatedPoint, criteria: Pick<SaturateOptions, 'achievedRatio' | 'p99CapMs'>): SaturationReason | undefined {
-  if (!(point.consensusTps >= criteria.achievedRatio * point.offeredTps)) return 'throughput'
-  if (!(point.latencyMs.p99 <= criteria.p99CapMs)) return 'latency'
-  return undefined
 }
 
 /** One curve: the points of one source, validator count and payload mode, by offered rate. */
@@ -157,16 +151,16 @@ export function groupSeries(points: readonly AggregatedPoint[]): Series[] {
     .sort((a, b) => a.source.localeCompare(b.source) || a.payloadMode.localeCompare(b.payloadMode) || a.validators - b.validators)
 }
 
-/** The point of a series with the highest end-to-end TPS among those `admit` accepts. */
-export function peakPoint(series: Series, admit: (p: AggregatedPoint) => boolean = () => true): AggregatedPoint | undefined {
+/**
+ * The "throughput under a latency cap" point of Narwhal's plots: the highest achieved rate whose
+ * p99 stays under the cap. `atLeast` when it kept up and no higher rate of its series was
+ * measured: the chain might hold the cap further up.
+ */
+export function bestUnderLatencyCap(series: Series, capMs: number): { point: AggregatedPoint; atLeast: boolean } | undefined {
   let best: AggregatedPoint | undefined
   for (const p of series.points) {
-    if (Number.isFinite(p.e2eTps) && admit(p) && (best === undefined || p.e2eTps > best.e2eTps)) best = p
+    if (Number.isFinite(p.e2eTps) && p.latencyMs.p99 <= capMs && (best === undefined || p.e2eTps > best.e2eTps)) best = p
   }
-  return best
-}
-
-/** The "tps under a latency cap" point of Narwhal's plots: best throughput whose p99 stays under the cap. */
-export function peakUnderLatencyCap(series: Series, capMs: number): AggregatedPoint | undefined {
-  return peakPoint(series, (p) => p.latencyMs.p99 <= capMs)
+  if (best === undefined) return undefined
+  return { point: best, atLeast: best.keptUp && best.offeredTps === series.points.at(-1)!.offeredTps }
 }

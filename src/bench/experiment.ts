@@ -49,23 +49,36 @@ const networkSchema = linkProfileSchema
 
 export type NetworkProfile = z.output<typeof networkSchema>
 
-const saturateSchema = z
+/**
+ * The capacity search (src/bench/search.ts): the highest offered rate whose achieved e2e rate is
+ * ≥ achievedRatio × offered, with p50 under `latencyCapMs` and no round timeouts caused by load.
+ */
+const capacitySchema = z
   .object({
-    /** First offered rate of every series. */
-    startTps: positive.default(500),
-    /** Each step offers rate × stepFactor: geometric steps find the knee in few points. */
-    stepFactor: z.number().gt(1).default(2),
-    /** Stop stepping here even if the system still keeps up (protects the load generator). */
+    /**
+     * First rate tried; absent: `startFraction` × this machine's verify bound for n, or once one
+     * is measured, the capacity/bound of the same count in another payload mode or of the
+     * previous count, times the bound for n.
+     */
+    startTps: positive.optional(),
+    /** Fraction of the verify bound to start at when nothing better is known. */
+    startFraction: z.number().gt(0).max(1).default(0.25),
+    /** Doubling stops here: a series that keeps up at maxTps reports "≥ maxTps" (protects the load generator). */
     maxTps: positive.default(64_000),
-    /** Saturated once the commit rate (consensusTps) falls below this fraction of the offered rate. */
-    achievedRatio: z.number().gt(0).max(1).default(0.9),
-    /** … or once p99 end-to-end latency exceeds this. */
-    p99CapMs: positive.default(2_000),
+    /** Halving stops here: a series failing even at minTps has no capacity to report. */
+    minTps: positive.default(50),
+    /** Achieved (sustained e2e) rate must reach this fraction of offered. */
+    achievedRatio: z.number().gt(0).max(1).default(0.95),
+    /** Bisection ends once the failing rate is within this fraction above the passing one. */
+    precision: z.number().gt(0).max(1).default(0.05),
+    /** Repetitions at the found rate (mean ± stdev); three at least, so a stdev means something. */
+    finalRuns: z.number().int().min(3).default(3),
   })
   .strict()
-  .refine((s) => s.maxTps >= s.startTps, { message: 'maxTps must be ≥ startTps', path: ['maxTps'] })
+  .refine((c) => c.maxTps >= c.minTps, { message: 'maxTps must be ≥ minTps', path: ['maxTps'] })
+  .refine((c) => c.startTps === undefined || (c.startTps >= c.minTps && c.startTps <= c.maxTps), { message: 'startTps must lie within minTps … maxTps', path: ['startTps'] })
 
-export type SaturateOptions = z.output<typeof saturateSchema>
+export type CapacityOptions = z.output<typeof capacitySchema>
 
 const restartSchema = z
   .object({
@@ -118,9 +131,9 @@ const experimentSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only (it names output files)').default('experiment'),
     validators: z.array(z.number().int().min(1).max(LIMITS.maxValidators)).min(1),
-    /** Offered load per point (tx/s), or 'saturate' to step it up until the system stops keeping up. */
-    rates: z.union([z.array(positive).min(1), z.literal('saturate')], { error: 'expected a non-empty list of offered rates in tx/s (e.g. [1000, 2000]) or "saturate"' }),
-    saturate: saturateSchema.default(saturateSchema.parse({})),
+    /** Offered load per point (tx/s), or 'capacity' to search each series' capacity. */
+    rates: z.union([z.array(positive).min(1), z.literal('capacity')], { error: 'expected a non-empty list of offered rates in tx/s (e.g. [1000, 2000]) or "capacity"' }),
+    capacity: capacitySchema.optional(),
     payloadModes: z.array(z.enum(PAYLOAD_MODES)).min(1).default(['batches']),
     /** Absent: the chain default of the node's genesis params. */
     batchSize: z.number().int().positive().max(LIMITS.maxBatchTxs).optional(),
@@ -133,14 +146,24 @@ const experimentSchema = z
     durationS: positive.default(20),
     /** Load runs this long before measuring, so pipelines fill and JIT settles. */
     warmupS: nonNegative.default(5),
-    runs: z.number().int().min(1).default(1),
-    /** Latency cap of the "best throughput under a latency cap" plot (Narwhal's tps plot). */
-    latencyCapMs: positive.default(1_000),
+    /** Repetitions of each rate of a fixed list (default 1); the capacity search has `capacity.finalRuns`. */
+    runs: z.number().int().min(1).optional(),
+    /**
+     * Latency cap: the capacity criterion's p50, and the p99 of the "throughput under a latency
+     * cap" plot (Narwhal's tps plot).
+     */
+    latencyCapMs: z.number({ error: 'expected a latency cap in ms' }).positive('must be > 0 ms: a cap of zero or less admits no rate').default(1_000),
     seed: z.number().int().min(0).default(1),
     sim: simSchema.default(simSchema.parse({})),
   })
   .strict()
   .superRefine((e, ctx) => {
+    if (e.rates !== 'capacity' && e.capacity !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['capacity'], message: 'capacity search options apply to rates = "capacity" only; a fixed rate list measures exactly its rates' })
+    }
+    if (e.rates === 'capacity' && e.runs !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['runs'], message: 'runs repeats each rate of a fixed list; the capacity search repeats the rate it finds capacity.finalRuns times' })
+    }
     const smallest = Math.min(...e.validators)
     const fOf = (n: number) => Math.floor((n - 1) / 3)
     if (typeof e.faults.crashed === 'number') {
@@ -167,6 +190,11 @@ const experimentSchema = z
   })
 
 export type Experiment = z.output<typeof experimentSchema>
+
+/** The capacity options in force (defaults for absent fields). */
+export function capacityOptions(e: Experiment): CapacityOptions {
+  return e.capacity ?? capacitySchema.parse({})
+}
 export type ExperimentInput = z.input<typeof experimentSchema>
 
 /** One measured point as handed to a point runner (testnet or simulator). */
@@ -210,10 +238,25 @@ export function pointSpec(experiment: Experiment, validators: number, payloadMod
   }
 }
 
-export function parseExperiment(data: unknown, source = 'experiment'): Experiment {
+/**
+ * `names` maps a field path ("capacity.maxTps") to what the user typed to set it ("--max-tps"),
+ * so an error caused by a flag names the flag.
+ */
+export function parseExperiment(data: unknown, source = 'experiment', names: ReadonlyMap<string, string> = new Map()): Experiment {
   const result = experimentSchema.safeParse(data)
-  if (!result.success) throw new ExperimentError(source, z.prettifyError(result.error))
-  return result.data
+  if (result.success) return result.data
+  const lines = result.error.issues.map((issue) => {
+    const path = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i > 0 ? '.' : ''}${String(k)}`)).join('')
+    const flag = names.get(issue.path.join('.'))
+    const where = flag !== undefined ? `${flag} (${path})` : path === '' ? '(top level)' : path
+    return `${where}: ${issue.message}`
+  })
+  throw new ExperimentError(source, lines.length === 1 ? lines[0]! : lines.map((l) => `\n  ${l}`).join(''))
+}
+
+/** Repetitions of each rate of a fixed list. */
+export function runsPerRate(e: Experiment): number {
+  return e.runs ?? 1
 }
 
 /** Reads a TOML (`.toml`) or JSON experiment file as raw data; syntax errors name the file. */
@@ -227,7 +270,7 @@ export async function loadExperiment(path: string): Promise<Experiment> {
   return parseExperiment(await readExperimentFile(path), basename(path))
 }
 
-/** The command-line form: `--validators 4,7,10 --rates 1000,2000|saturate --duration S --runs K`. */
+/** The command-line form: `--validators 4,7,10 --rates 1000,2000|capacity --duration S --runs K --latency-cap MS …`. */
 export interface ExperimentFlags {
   readonly validators?: string
   readonly rates?: string
@@ -236,6 +279,11 @@ export interface ExperimentFlags {
   readonly warmup?: string
   readonly runs?: string
   readonly name?: string
+  readonly latencyCap?: string
+  readonly startTps?: string
+  readonly maxTps?: string
+  readonly minTps?: string
+  readonly finalRuns?: string
 }
 
 function numberList(flag: string, text: string): number[] {
@@ -252,18 +300,45 @@ function flagNumber(flag: string, text: string): number {
   return v
 }
 
+/** Flags that set one number field: flag → field path. */
+const NUMBER_FLAGS = [
+  ['duration', 'duration', ['durationS']],
+  ['warmup', 'warmup', ['warmupS']],
+  ['runs', 'runs', ['runs']],
+  ['latencyCap', 'latency-cap', ['latencyCapMs']],
+  ['startTps', 'start-tps', ['capacity', 'startTps']],
+  ['maxTps', 'max-tps', ['capacity', 'maxTps']],
+  ['minTps', 'min-tps', ['capacity', 'minTps']],
+  ['finalRuns', 'final-runs', ['capacity', 'finalRuns']],
+] as const satisfies readonly (readonly [keyof ExperimentFlags, string, readonly string[]])[]
+
 /**
  * Flags overlaid on a file's raw data (or on nothing), then validated as one experiment, so a
- * flag gets exactly the checks and defaults of the file field it stands for.
+ * flag gets exactly the checks and defaults of the file field it stands for, and an error in a
+ * field a flag set names the flag.
  */
 export function experimentFromFlags(flags: ExperimentFlags, base: Record<string, unknown> = {}, source = 'flags'): Experiment {
   const data: Record<string, unknown> = { ...base }
-  if (flags.name !== undefined) data.name = flags.name
-  if (flags.validators !== undefined) data.validators = numberList('validators', flags.validators)
-  if (flags.rates !== undefined) data.rates = flags.rates.trim() === 'saturate' ? 'saturate' : numberList('rates', flags.rates)
-  if (flags.payloadModes !== undefined) data.payloadModes = flags.payloadModes.split(',').map((m) => m.trim())
-  if (flags.duration !== undefined) data.durationS = flagNumber('duration', flags.duration)
-  if (flags.warmup !== undefined) data.warmupS = flagNumber('warmup', flags.warmup)
-  if (flags.runs !== undefined) data.runs = flagNumber('runs', flags.runs)
-  return parseExperiment(data, source)
+  const names = new Map<string, string>()
+  const set = (flag: string, path: readonly string[], value: unknown): void => {
+    let target = data
+    for (const key of path.slice(0, -1)) {
+      const inner = target[key]
+      target = target[key] = typeof inner === 'object' && inner !== null && !Array.isArray(inner) ? { ...(inner as Record<string, unknown>) } : {}
+    }
+    target[path.at(-1)!] = value
+    names.set(path.join('.'), `--${flag}`)
+  }
+  if (flags.name !== undefined) set('name', ['name'], flags.name)
+  if (flags.validators !== undefined) set('validators', ['validators'], numberList('validators', flags.validators))
+  if (flags.rates !== undefined) set('rates', ['rates'], flags.rates.trim() === 'capacity' ? 'capacity' : numberList('rates', flags.rates))
+  if (flags.payloadModes !== undefined) set('payload-modes', ['payloadModes'], flags.payloadModes.split(',').map((m) => m.trim()))
+  for (const [key, flag, path] of NUMBER_FLAGS) {
+    const text = flags[key]
+    if (text !== undefined) set(flag, path, flagNumber(flag, text))
+  }
+  // A search option on a fixed rate list is refused by the schema under `capacity`: name the flag that put it there.
+  const searchFlags = NUMBER_FLAGS.filter(([key, , path]) => path[0] === 'capacity' && flags[key] !== undefined).map(([, flag]) => `--${flag}`)
+  if (searchFlags.length > 0) names.set('capacity', searchFlags.join(', '))
+  return parseExperiment(data, source, names)
 }

@@ -1,6 +1,8 @@
 import * as vega from 'vega'
 import { compile, type TopLevelSpec } from 'vega-lite'
-import { groupSeries, peakPoint, peakUnderLatencyCap, type AggregatedPoint, type Series } from './aggregate.ts'
+import { verifyBoundTps, type RunEnvironment } from '../core/environment.ts'
+import { bestUnderLatencyCap, groupSeries, type AggregatedPoint, type Series } from './aggregate.ts'
+import type { BenchResults, Capacity } from './runner.ts'
 
 /**
  * Benchmark plots as vega-lite specs rendered to SVG in Node (vega's headless 'none' renderer:
@@ -24,12 +26,16 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json'
 
 export const AXIS_TITLES = {
   validators: 'Validators',
-  peakTps: 'Peak end-to-end throughput (tx/s)',
-  e2eTps: 'End-to-end throughput (tx/s)',
+  capacity: 'Capacity (tx/s, log scale)',
+  achievedTps: 'Achieved end-to-end throughput (tx/s)',
+  underCap: 'Achieved end-to-end throughput (tx/s)',
   latency: 'End-to-end latency (ms)',
   consensusLatency: 'Consensus latency p50 (ms)',
-  toBound: 'Peak e2e TPS / verify bound',
+  toBound: 'Capacity / verify bound',
 } as const
+
+/** Drawn beside a value that is only a lower bound: the chain kept up there, its limit lies higher. */
+export const AT_LEAST = '≥'
 
 const finite = (...values: (number | undefined)[]): boolean => values.every((v) => v !== undefined && Number.isFinite(v))
 
@@ -54,28 +60,53 @@ const dashLegend = { symbolType: 'stroke', encode: { symbols: { update: { stroke
 
 const payloadColor = { field: 'payloadMode', type: 'nominal' as const, title: 'Payload' }
 
-/** (1) Peak throughput vs validator count, one line per payload mode, ± stdev error bars. */
-export function throughputSpec(points: readonly AggregatedPoint[]): TopLevelSpec {
+/** A value's "≥" label beside its point; an empty label draws nothing. */
+function atLeastLayer(x: object, y: object, color: object) {
+  return { mark: { type: 'text' as const, dx: 10, dy: -8, fontSize: 13, fontWeight: 'bold' as const }, encoding: { x, y, color, text: { field: 'label', type: 'nominal' as const } } }
+}
+
+const capacityColor = { field: 'series', type: 'nominal' as const, title: 'Series' }
+
+/**
+ * (a) Capacity vs validator count: one line per payload mode with ± stdev error bars over the
+ * final runs, the machine's verify bound, and (with --sim) the simulator's capacity at the
+ * same counts, each a series of its own. A capacity the search could only bound from below
+ * (kept up at maxTps) carries "≥".
+ */
+export function capacitySpec(capacities: readonly Capacity[], env: RunEnvironment): TopLevelSpec {
   const rows: Row[] = []
-  for (const s of seriesOf(points, 'testnet')) {
-    const p = peakPoint(s)
-    if (p !== undefined) rows.push({ validators: s.validators, payloadMode: s.payloadMode, e2eTps: p.e2eTps, e2eTpsStdev: p.stdev.e2eTps ?? 0 })
+  const testnetCounts = new Set(capacities.filter((c) => c.source === 'testnet').map((c) => c.validators))
+  for (const c of capacities) {
+    if (c.source === 'sim' && !testnetCounts.has(c.validators)) continue
+    rows.push({ validators: c.validators, series: `${c.source} ${c.payloadMode}`, tps: c.e2eTps, low: Math.max(1, c.e2eTps - c.e2eTpsStdev), high: c.e2eTps + c.e2eTpsStdev, label: c.status === 'atLeast' ? AT_LEAST : '' })
+  }
+  for (const n of [...testnetCounts].sort((a, b) => a - b)) {
+    rows.push({ validators: n, series: 'verify bound', tps: verifyBoundTps(env.verifiesPerSec, env.cores, n), low: 0, high: 0, label: '' })
   }
   const x = validatorAxis(rows)
+  const y = { field: 'tps', type: 'quantitative' as const, title: AXIS_TITLES.capacity, scale: { type: 'log' as const } }
   return {
     $schema: SCHEMA,
-    title: 'Throughput vs validator count',
+    title: 'Capacity vs validator count',
     width: WIDTH,
     height: HEIGHT,
     data: { values: rows },
     layer: [
-      { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'e2eTps', type: 'quantitative', title: AXIS_TITLES.peakTps }, color: payloadColor } },
-      { mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { field: 'e2eTps', type: 'quantitative', title: AXIS_TITLES.peakTps }, yError: { field: 'e2eTpsStdev' }, color: payloadColor } },
+      { mark: { type: 'line', point: true }, encoding: { x, y, color: capacityColor } },
+      {
+        transform: [{ filter: "datum.series != 'verify bound' && datum.high > datum.low" }],
+        mark: { type: 'rule' },
+        encoding: { x, y: { field: 'low', type: 'quantitative', scale: { type: 'log' } }, y2: { field: 'high' }, color: capacityColor },
+      },
+      atLeastLayer(x, y, capacityColor),
     ],
   }
 }
 
-/** (2) Latency p50 and p99 vs achieved throughput, one curve per validator count (per payload mode panel). */
+/**
+ * (b) Latency p50 and p99 vs achieved throughput, one curve per validator count (per payload mode
+ * panel): every rate measured, up to and past saturation.
+ */
 export function latencySpec(points: readonly AggregatedPoint[]): TopLevelSpec {
   const rows: Row[] = []
   for (const s of seriesOf(points, 'testnet')) {
@@ -96,7 +127,7 @@ export function latencySpec(points: readonly AggregatedPoint[]): TopLevelSpec {
     data: { values: rows },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'e2eTps', type: 'quantitative', title: AXIS_TITLES.e2eTps },
+      x: { field: 'e2eTps', type: 'quantitative', title: AXIS_TITLES.achievedTps },
       y: { field: 'latencyMs', type: 'quantitative', title: AXIS_TITLES.latency, scale: { type: 'log' } },
       color: { field: 'validators', type: 'ordinal', title: AXIS_TITLES.validators, scale: { scheme: 'category10' } },
       strokeDash: { field: 'percentile', type: 'nominal', title: 'Percentile', legend: dashLegend },
@@ -106,58 +137,60 @@ export function latencySpec(points: readonly AggregatedPoint[]): TopLevelSpec {
   }
 }
 
-/** (3) Narwhal's "tps" plot: the best throughput whose p99 latency stays under the cap. */
+/**
+ * (c) Narwhal's "tps" plot: per series, the highest achieved rate among every measured rate
+ * whose p99 stays under the cap; "≥" when that rate kept up and was the highest measured.
+ */
 export function latencyCapSpec(points: readonly AggregatedPoint[], capMs: number): TopLevelSpec {
   const rows: Row[] = []
   for (const s of seriesOf(points, 'testnet')) {
-    const p = peakUnderLatencyCap(s, capMs)
-    if (p !== undefined) rows.push({ validators: s.validators, payloadMode: s.payloadMode, e2eTps: p.e2eTps })
+    const best = bestUnderLatencyCap(s, capMs)
+    if (best !== undefined) rows.push({ validators: s.validators, payloadMode: s.payloadMode, e2eTps: best.point.e2eTps, label: best.atLeast ? AT_LEAST : '' })
   }
+  const x = validatorAxis(rows)
+  const y = { field: 'e2eTps', type: 'quantitative' as const, title: AXIS_TITLES.underCap }
   return {
     $schema: SCHEMA,
-    title: `Best throughput with p99 latency ≤ ${capMs} ms`,
+    title: `Throughput with p99 latency ≤ ${capMs} ms`,
     width: WIDTH,
     height: HEIGHT,
     data: { values: rows },
-    mark: { type: 'line', point: true },
-    encoding: { x: validatorAxis(rows), y: { field: 'e2eTps', type: 'quantitative', title: AXIS_TITLES.e2eTps }, color: payloadColor },
+    layer: [{ mark: { type: 'line', point: true }, encoding: { x, y, color: payloadColor } }, atLeastLayer(x, y, payloadColor)],
   }
 }
 
-/** (4) Peak throughput as a fraction of the machine's verify bound, comparable across machines. */
-export function boundSpec(points: readonly AggregatedPoint[]): TopLevelSpec {
+/** (d) Capacity as a fraction of the machine's verify bound, comparable across machines. */
+export function boundSpec(capacities: readonly Capacity[]): TopLevelSpec {
   const rows: Row[] = []
-  for (const s of seriesOf(points, 'testnet')) {
-    const p = peakPoint(s)
-    if (p !== undefined && finite(p.tpsToBound)) rows.push({ validators: s.validators, payloadMode: s.payloadMode, tpsToBound: p.tpsToBound! })
+  for (const c of capacities) {
+    if (c.source === 'testnet' && c.tpsToBound !== undefined) rows.push({ validators: c.validators, payloadMode: c.payloadMode, tpsToBound: c.tpsToBound, label: c.status === 'atLeast' ? AT_LEAST : '' })
   }
+  const x = validatorAxis(rows)
+  const y = { field: 'tpsToBound', type: 'quantitative' as const, title: AXIS_TITLES.toBound, axis: { format: '.0%' } }
   return {
     $schema: SCHEMA,
-    title: 'Throughput relative to the signature-verification bound',
+    title: 'Capacity relative to the signature-verification bound',
     width: WIDTH,
     height: HEIGHT,
     data: { values: rows },
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: validatorAxis(rows),
-      y: { field: 'tpsToBound', type: 'quantitative', title: AXIS_TITLES.toBound, axis: { format: '.0%' } },
-      color: payloadColor,
-    },
+    layer: [{ mark: { type: 'line', point: true }, encoding: { x, y, color: payloadColor } }, atLeastLayer(x, y, payloadColor)],
   }
 }
 
 /**
- * (5) Simulator vs testnet: peak throughput and consensus latency p50 (at each curve's lowest
- * load, where queueing does not dominate) over validator counts on a log axis up to 256.
+ * Simulator vs testnet over every count either measured (the simulator's reach up to 256 on a
+ * log axis): capacity, and consensus latency p50 at each series' lowest rate, where queueing
+ * does not dominate.
  */
-export function simOverlaySpec(points: readonly AggregatedPoint[]): TopLevelSpec {
-  const rows: Row[] = []
-  for (const s of groupSeries(points)) {
-    const peak = peakPoint(s)
-    const lightest = s.points[0]
-    if (peak === undefined || lightest === undefined) continue
-    rows.push({ validators: s.validators, source: s.source, payloadMode: s.payloadMode, e2eTps: peak.e2eTps, consensusP50: lightest.consensusLatencyMs.p50 })
-  }
+export function simOverlaySpec(capacities: readonly Capacity[], points: readonly AggregatedPoint[]): TopLevelSpec {
+  const lightest = new Map(groupSeries(points).map((s) => [`${s.source}/${s.validators}/${s.payloadMode}`, s.points[0]]))
+  const rows: Row[] = capacities.map((c) => ({
+    validators: c.validators,
+    source: c.source,
+    payloadMode: c.payloadMode,
+    tps: c.e2eTps,
+    consensusP50: lightest.get(`${c.source}/${c.validators}/${c.payloadMode}`)?.consensusLatencyMs.p50 ?? Number.NaN,
+  }))
   const x = { field: 'validators', type: 'quantitative' as const, title: AXIS_TITLES.validators, scale: { type: 'log' as const }, axis: { values: validatorCounts(rows), format: 'd' } }
   const color = { field: 'source', type: 'nominal' as const, title: 'Source' }
   const strokeDash = { field: 'payloadMode', type: 'nominal' as const, title: 'Payload', legend: dashLegend }
@@ -169,9 +202,9 @@ export function simOverlaySpec(points: readonly AggregatedPoint[]): TopLevelSpec
       {
         width: WIDTH * 0.75,
         height: HEIGHT,
-        transform: [{ filter: 'isFinite(datum.e2eTps)' }],
+        transform: [{ filter: 'isFinite(datum.tps) && datum.tps > 0' }],
         mark: { type: 'line', point: true },
-        encoding: { x, y: { field: 'e2eTps', type: 'quantitative', title: AXIS_TITLES.peakTps }, color, strokeDash },
+        encoding: { x, y: { field: 'tps', type: 'quantitative', title: AXIS_TITLES.capacity, scale: { type: 'log' } }, color, strokeDash },
       },
       {
         width: WIDTH * 0.75,
@@ -193,14 +226,16 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-export async function renderPlots(points: readonly AggregatedPoint[], latencyCapMs: number): Promise<Plot[]> {
-  const specs: { file: string; spec: TopLevelSpec }[] = [
-    { file: 'throughput-vs-validators.svg', spec: throughputSpec(points) },
-    { file: 'latency-vs-throughput.svg', spec: latencySpec(points) },
-    { file: 'throughput-under-latency-cap.svg', spec: latencyCapSpec(points, latencyCapMs) },
-    { file: 'tps-to-bound.svg', spec: boundSpec(points) },
-  ]
-  if (points.some((p) => p.source === 'sim')) specs.push({ file: 'sim-vs-testnet.svg', spec: simOverlaySpec(points) })
+/**
+ * Every plot the results support: the capacity plots need a capacity search (a fixed rate list
+ * measures no capacity), the overlay needs simulator series.
+ */
+export async function renderPlots(r: Pick<BenchResults, 'capacities' | 'points' | 'env'> & { config: Pick<BenchResults['config'], 'latencyCapMs'> }): Promise<Plot[]> {
+  const specs: { file: string; spec: TopLevelSpec }[] = []
+  if (r.capacities.some((c) => c.source === 'testnet')) specs.push({ file: 'capacity-vs-validators.svg', spec: capacitySpec(r.capacities, r.env) })
+  specs.push({ file: 'latency-vs-throughput.svg', spec: latencySpec(r.points) }, { file: 'throughput-under-latency-cap.svg', spec: latencyCapSpec(r.points, r.config.latencyCapMs) })
+  if (r.capacities.some((c) => c.source === 'testnet' && c.tpsToBound !== undefined)) specs.push({ file: 'capacity-to-bound.svg', spec: boundSpec(r.capacities) })
+  if (r.capacities.some((c) => c.source === 'sim')) specs.push({ file: 'sim-vs-testnet.svg', spec: simOverlaySpec(r.capacities, r.points) })
   const plots: Plot[] = []
   for (const { file, spec } of specs) plots.push({ file, title: typeof spec.title === 'string' ? spec.title : file, svg: await renderSvg(spec) })
   return plots

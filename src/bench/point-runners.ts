@@ -4,11 +4,11 @@ import { parseLatency, type LatencyModel } from '../sim/latency.ts'
 import { simulate } from '../sim/simulation.ts'
 import type { RunEnvironment } from '../core/environment.ts'
 import { DEFAULT_ACCOUNTS } from '../node/config.ts'
-import { runTestnetPoint, type TestnetPointOptions } from '../testnet/point.ts'
-import { describeTestnetEvent } from '../testnet/testnet.ts'
+import { simPoint } from '../sim/sim-point.ts'
+import { TestnetSeries, type TestnetSeriesOptions } from '../testnet/point.ts'
+import { describeTestnetEvent, type TestnetEvent } from '../testnet/testnet.ts'
 import type { Experiment, LinkProfile, PointSpec } from './experiment.ts'
-import type { PointResult } from './point.ts'
-import type { RunPoint } from './runner.ts'
+import { statelessSeries, type OpenSeries } from './runner.ts'
 
 /**
  * The two real point runners behind `bftlab bench`: local validator processes (src/testnet)
@@ -32,12 +32,11 @@ function testnetUnsupported(spec: PointSpec): string[] {
   return spec.network.links.length > 0 ? ['network.links'] : []
 }
 
-/** A PointSpec as runTestnetPoint's options (the experiment's window is already the measured one). */
-export function testnetPointOptions(spec: PointSpec, env: RunEnvironment): TestnetPointOptions {
+/** A PointSpec as a testnet series' options (the experiment's window is already the measured one). */
+export function testnetSeriesOptions(spec: PointSpec, env: RunEnvironment): TestnetSeriesOptions {
   const { delayMs, jitterMs, lossRate } = spec.network
   return {
     validators: spec.validators,
-    rate: spec.offeredTps,
     durationS: spec.durationS,
     warmupS: spec.warmupS,
     accounts: DEFAULT_ACCOUNTS,
@@ -55,19 +54,47 @@ export function testnetPointOptions(spec: PointSpec, env: RunEnvironment): Testn
 }
 
 /**
- * Runs one point as a local testnet. Its per-second table and node diagnostics go to `logPath`
+ * How long a step waits after submission for its window's txs to commit: three latency caps (at
+ * least 2 s). A rate the chain keeps up with at p50 ≤ cap commits its txs well inside that; one
+ * past capacity fails on throughput whatever its tail, and waiting the load generator's default
+ * 10 s for that tail would cost every failing step of a search 10 s for nothing. The backlog
+ * still clears before the next step (TestnetSession.settle).
+ */
+export function benchDrainS(experiment: Experiment): number {
+  return Math.max(2, (3 * experiment.latencyCapMs) / 1_000)
+}
+
+/**
+ * Each series on one local testnet (TestnetSeries): its validators start once and every point
+ * is a load step on the drained chain. Per-second tables and node diagnostics go to `logPath`
  * (kept in the output folder), so the sweep's progress line stays readable.
  */
-export function testnetPointRunner(logPath: string, env: RunEnvironment, signal: AbortSignal): RunPoint {
-  return async (spec) => {
-    const unsupported = testnetUnsupported(spec)
+export function testnetSeriesRunner(experiment: Experiment, logPath: string, env: RunEnvironment, signal: AbortSignal): OpenSeries {
+  const drainS = benchDrainS(experiment)
+  const log = async (header: string, lines: readonly string[]): Promise<void> => {
+    await appendFile(logPath, `\n=== ${header}\n${lines.join('\n')}\n`)
+  }
+  return async (first) => {
+    const unsupported = testnetUnsupported(first)
     if (unsupported.length > 0) throw new UnsupportedPointError('testnet', unsupported)
-    await appendFile(logPath, `\n=== n=${spec.validators} ${spec.payloadMode} ${spec.offeredTps} tx/s seed ${spec.seed}\n`)
-    const lines: string[] = []
+    const startLines: string[] = []
+    const collect = (lines: string[]) => (e: TestnetEvent) => lines.push(...describeTestnetEvent(e))
+    let series: TestnetSeries
     try {
-      return await runTestnetPoint({ ...testnetPointOptions(spec, env), signal, onProgress: (e) => lines.push(...describeTestnetEvent(e)) })
+      series = await TestnetSeries.open({ ...testnetSeriesOptions(first, env), drainS, signal }, collect(startLines))
     } finally {
-      await appendFile(logPath, lines.join('\n') + '\n')
+      await log(`n=${first.validators} ${first.payloadMode}: start (seed ${first.seed})`, startLines)
+    }
+    return {
+      measure: async (spec) => {
+        const lines: string[] = []
+        try {
+          return await series.point(spec.offeredTps, collect(lines))
+        } finally {
+          await log(`n=${spec.validators} ${spec.payloadMode} ${spec.offeredTps} tx/s`, lines)
+        }
+      },
+      close: () => series.close(),
     }
   }
 }
@@ -96,7 +123,7 @@ export function simConfigFor(spec: PointSpec, experiment: Experiment, env: RunEn
       dropProbability: spec.network.lossRate,
     },
     cpu: { ...base.cpu, verifyUs: 1e6 / env.verifiesPerSec },
-    load: { ...base.load, offeredTps: spec.offeredTps, ...(spec.batchSize !== undefined ? { batchSize: spec.batchSize } : {}) },
+    load: { ...base.load, offeredTps: spec.offeredTps, warmupMs: spec.warmupS * 1_000, ...(spec.batchSize !== undefined ? { batchSize: spec.batchSize } : {}) },
     crashes: [
       ...Array.from({ length: spec.crashed }, (_, i) => ({ validator: n - spec.crashed + i, atMs: 0 })),
       ...spec.restarts.map((r) => ({ validator: r.validator, atMs: r.atS * 1_000, recoverAtMs: (r.atS + r.downS) * 1_000 })),
@@ -107,31 +134,13 @@ export function simConfigFor(spec: PointSpec, experiment: Experiment, env: RunEn
 /** The simulator models batch dissemination only (blocks carry digests; docs/design.md §5 Quorum Store). */
 export const SIM_PAYLOAD_MODES = ['batches'] as const
 
-export function simPointRunner(experiment: Experiment, env: RunEnvironment): RunPoint {
-  return async (spec): Promise<PointResult> => {
+/** The simulator keeps nothing between points: each is one deterministic run of the model. */
+export function simSeriesRunner(experiment: Experiment, env: RunEnvironment): OpenSeries {
+  return statelessSeries(async (spec) => {
     if (!(SIM_PAYLOAD_MODES as readonly string[]).includes(spec.payloadMode)) throw new UnsupportedPointError('simulator', [`payloadModes (${spec.payloadMode})`])
     const unsupported = [spec.executorWorkers !== undefined ? 'executorWorkers' : '', spec.tx.kind !== 'transfer' ? 'tx.kind' : ''].filter((f) => f !== '')
     if (unsupported.length > 0) throw new UnsupportedPointError('simulator', unsupported)
-    const { stats, safetyViolations } = simulate(simConfigFor(spec, experiment, env))
-    const virtualS = stats.virtualMs / 1_000
-    return {
-      validators: spec.validators,
-      offeredTps: spec.offeredTps,
-      // The simulated load is admitted in full: there is no API to refuse it.
-      achievedSubmitTps: spec.offeredTps,
-      consensusTps: stats.consensusTps,
-      e2eTps: virtualS > 0 ? stats.committedTxs / virtualS : 0,
-      latencyMs: stats.txLatencyMs,
-      consensusLatencyMs: stats.consensusLatencyMs,
-      committedTxs: stats.committedTxs,
-      rejectedTxs: 0,
-      failedTxs: 0,
-      committedBlocks: stats.committedBlocks,
-      rounds: stats.rounds,
-      timeouts: stats.timeouts,
-      msgsPerBlock: stats.msgsPerBlock,
-      bytesPerBlock: stats.bytesPerBlock,
-      safetyViolations: safetyViolations.length,
-    }
-  }
+    const config = simConfigFor(spec, experiment, env)
+    return simPoint(config, simulate(config))
+  })
 }

@@ -1,6 +1,7 @@
 /**
  * The live progress line of a sweep on stderr: which run of how many, elapsed time and ETA.
- * A saturating sweep stops each series early, so its total is an upper bound (shown as "≤").
+ * A capacity search cannot know its run count in advance, so its total is an estimate (shown
+ * as "~") that each finished series corrects with the runs it actually took.
  */
 
 export interface ProgressSink {
@@ -11,7 +12,7 @@ export interface ProgressSink {
 export interface ProgressOptions {
   readonly label: string
   readonly totalRuns: number
-  readonly totalIsUpperBound: boolean
+  readonly totalIsEstimate: boolean
   readonly sink?: ProgressSink
   /** Milliseconds clock, injectable so tests can check ETA arithmetic. */
   readonly now?: () => number
@@ -49,8 +50,9 @@ export class SweepProgress {
   }
 
   /**
-   * ETA from the mean duration of completed runs: runs of one sweep cost about the same (fixed
-   * duration + warm-up), so the mean is a fair predictor after the first one.
+   * ETA from the mean wall time of completed runs so far, series start-ups included: runs of one
+   * sweep cost about the same (fixed warm-up + window + settle), so the mean is a fair predictor
+   * after the first one.
    */
   eta(): number {
     if (this.#completed === 0) return Number.NaN
@@ -60,8 +62,8 @@ export class SweepProgress {
 
   /** Announces the run about to start. */
   begin(what: string): void {
-    const total = `${this.#opts.totalIsUpperBound ? '≤' : ''}${this.#totalRuns}`
-    const eta = `${this.#opts.totalIsUpperBound ? '≤' : ''}${formatDuration(this.eta())}`
+    const total = `${this.#opts.totalIsEstimate ? '~' : ''}${this.#totalRuns}`
+    const eta = `${this.#opts.totalIsEstimate ? '~' : ''}${formatDuration(this.eta())}`
     const line = `[${this.#opts.label}] run ${this.#completed + 1}/${total} · ${what} · elapsed ${formatDuration(this.#now() - this.#startedAt)} · ETA ${eta}`
     // On a terminal the line rewrites itself; in a log file every update stays readable on its own line.
     this.#sink.write(this.#sink.isTTY === true ? `\r\x1b[2K${line}` : `${line}\n`)
@@ -71,9 +73,14 @@ export class SweepProgress {
     this.#completed++
   }
 
-  /** A saturated series stops early: its remaining runs leave the total (and the ETA). */
-  skip(runs: number): void {
-    this.#totalRuns -= runs
+  /** A finished series took `runs` more (or, negative, fewer) than estimated. */
+  adjust(runs: number): void {
+    this.#totalRuns = Math.max(this.#completed, this.#totalRuns + runs)
+  }
+
+  /** A message of its own line (a series' outcome), kept when the progress line rewrites itself. */
+  note(text: string): void {
+    this.#sink.write(this.#sink.isTTY === true ? `\r\x1b[2K${text}\n` : `${text}\n`)
   }
 
   finish(): void {

@@ -1,12 +1,14 @@
-import { groupSeries, peakPoint, type AggregatedPoint, type Series } from './aggregate.ts'
-import type { Experiment } from './experiment.ts'
-import type { Plot } from './plots.ts'
-import type { BenchResults, SeriesOutcome } from './runner.ts'
+import { verifyBoundTps } from '../core/environment.ts'
+import { groupSeries, type AggregatedPoint } from './aggregate.ts'
+import { capacityOptions, runsPerRate, type Experiment } from './experiment.ts'
+import { AT_LEAST, type Plot } from './plots.ts'
+import { criteriaOf, type BenchResults, type Capacity, type RunRecord } from './runner.ts'
+import { keptUp } from './search.ts'
 
 /**
- * report.md: setup, plots, the table of every point, and notes on what limits each curve,
- * derived from the measured numbers (not boilerplate), so a reader sees at a glance whether a
- * curve hit the CPU, the API, timeouts, or simply was not pushed far enough.
+ * report.md: the capacity table first, then how it was found (criteria and every search step),
+ * the plots, every measured rate, notes on what limits each series derived from the measured
+ * numbers (not boilerplate), and last the full configuration and environment.
  */
 
 /**
@@ -23,14 +25,15 @@ const VERIFY_DOMINANT_FRACTION = 0.5
  */
 export const STABILITY_TOLERANCE = 0.15
 
-const round = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'))
-const pct = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`)
+const round = (v: number | null | undefined): string => (v === undefined || v === null || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'))
+const pct = (v: number | null | undefined): string => (v === undefined || v === null || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`)
 const withSpread = (v: number, sd: number | undefined): string => (sd !== undefined && sd > 0 ? `${round(v)} ± ${round(sd)}` : round(v))
 
 function describeLoad(e: Experiment): string {
-  if (e.rates !== 'saturate') return `offered rates ${e.rates.join(', ')} tx/s`
-  const s = e.saturate
-  return `saturating: from ${s.startTps} tx/s ×${s.stepFactor} per step up to ${s.maxTps} tx/s, until achieved < ${s.achievedRatio} × offered or p99 > ${s.p99CapMs} ms`
+  if (e.rates !== 'capacity') return `offered rates ${e.rates.join(', ')} tx/s, ${runsPerRate(e)} run(s) each`
+  const c = capacityOptions(e)
+  const start = c.startTps !== undefined ? `${c.startTps} tx/s` : `${c.startFraction} × the verify bound, once one is measured the capacity/bound of the same count in another payload mode or of the previous count`
+  return `capacity search from ${start}, within ${c.minTps}–${c.maxTps} tx/s, to ${c.precision * 100}%, ${c.finalRuns} final runs`
 }
 
 function describeNetwork(e: Experiment): string {
@@ -48,17 +51,106 @@ function describeFaults(e: Experiment): string {
 function setupSection(r: BenchResults): string[] {
   const e = r.config
   return [
-    '## Setup',
+    '## Configuration and environment',
     '',
     `- machine: ${r.env.cores} × ${r.env.cpuModel}, Node ${r.env.node}, commit \`${r.env.gitCommit}\``,
     `- signature verification: ${round(r.env.verifiesPerSec)} verifies/s/core; verify bound = that × ${r.env.cores} cores / n (every validator verifies every tx, all on this machine)`,
     `- validators ${e.validators.join(', ')}; payload ${e.payloadModes.join(', ')}; ${describeLoad(e)}`,
-    `- ${e.durationS} s measured after ${e.warmupS} s warm-up, ${e.runs} run(s) per point; tx ${e.tx.kind}${e.tx.kind === 'compute' ? ` (${e.tx.computeUnits} units)` : ''}`,
+    `- ${e.durationS} s measured after ${e.warmupS} s warm-up per run; tx ${e.tx.kind}${e.tx.kind === 'compute' ? ` (${e.tx.computeUnits} units)` : ''}`,
     `- batchSize ${e.batchSize ?? 'chain default'}, maxBatchDelayMs ${e.maxBatchDelayMs ?? 'chain default'}, executor workers ${e.executorWorkers ?? 'node default'}`,
     `- network: ${describeNetwork(e)}`,
     `- faults: ${describeFaults(e)}`,
     '',
+    'The experiment as run (every default filled in):',
+    '',
+    '```json',
+    JSON.stringify(e, null, 2),
+    '```',
+    '',
+    'Environment:',
+    '',
+    '```json',
+    JSON.stringify(r.env, null, 2),
+    '```',
+    '',
   ]
+}
+
+const capacityValue = (c: Capacity): string => `${c.status === 'atLeast' ? `${AT_LEAST} ` : ''}${withSpread(c.e2eTps, c.e2eTpsStdev)}`
+
+/**
+ * The capacity table of one source (the report's and the README's, `npm run bench:publish`):
+ * n, payload, capacity ± stdev, p50/p99 at capacity, capacity/bound and, for real processes,
+ * per-validator CPU per tx. Empty when the source has no capacity.
+ */
+export function capacityTable(capacities: readonly Capacity[], source: Capacity['source']): string[] {
+  const rows = capacities.filter((c) => c.source === source)
+  if (rows.length === 0) return []
+  const cpu = source === 'testnet'
+  return [
+    `| n | payload | capacity tx/s | p50 ms | p99 ms | capacity/bound |${cpu ? ' validator CPU µs/tx |' : ''}`,
+    '|' + ' --- |'.repeat(cpu ? 7 : 6),
+    ...rows
+      .toSorted((a, b) => a.payloadMode.localeCompare(b.payloadMode) || a.validators - b.validators)
+      .map((c) => `| ${c.validators} | ${c.payloadMode} | ${capacityValue(c)} | ${round(c.latencyMs.p50)} | ${round(c.latencyMs.p99)} | ${pct(c.tpsToBound)} |${cpu ? ` ${round(c.validatorCpuUsPerTx)} |` : ''}`),
+    '',
+  ]
+}
+
+/** The answer: per series, the capacity ± stdev and what it costs. */
+function capacitySection(r: BenchResults): string[] {
+  if (r.config.rates !== 'capacity') {
+    return ['## Capacity', '', 'Not measured: this experiment offers a fixed list of rates. `rates = "capacity"` searches each series for its capacity.', '']
+  }
+  const table = (source: Capacity['source']): string[] => capacityTable(r.capacities, source)
+  const atLeast = r.capacities.some((c) => c.status === 'atLeast')
+  const none = r.noCapacity.map((c) => `> **No capacity: ${c.message}**`)
+  return [
+    '## Capacity',
+    '',
+    'Capacity = mean achieved (sustained end-to-end) rate ± sample stdev over the final runs at the highest offered rate that met every criterion (below). ' +
+      'p50/p99 are the final runs\' mean; capacity/bound divides by this machine\'s verify bound for n; validator CPU is user + system time of one validator process over the window per tx committed in it (mean over validators and runs).' +
+      (atLeast ? ` ${AT_LEAST}: the series kept up at the highest rate allowed (maxTps), so its capacity is at least that.` : ''),
+    '',
+    ...table('testnet'),
+    ...(none.length > 0 ? [...none.flatMap((line) => [line, '>']).slice(0, -1), ''] : []),
+    ...(r.capacities.some((c) => c.source === 'sim') ? ['Simulator prediction (same search through `bftlab sim`\'s model, verify cost calibrated to this machine):', '', ...table('sim')] : []),
+  ]
+}
+
+const mark = (run: RunRecord): string => `${round(run.spec.offeredTps)} ${run.shortfall === undefined ? '✓' : `✗ ${run.shortfall}`}`
+
+/** The criteria, then every series' search as it went. */
+function searchSection(r: BenchResults): string[] {
+  if (r.config.rates !== 'capacity') return []
+  const c = capacityOptions(r.config)
+  const criteria = criteriaOf(r.config)
+  const lines = [
+    '## How it was found',
+    '',
+    `A rate meets the criteria when its achieved rate is ≥ ${c.achievedRatio} × offered, its p50 end-to-end latency ≤ ${criteria.latencyCapMs} ms, and ` +
+      (criteria.timeoutsFail
+        ? 'no round timed out in the window (each step starts from a drained chain that is committing, so a timeout there is caused by the load).'
+        : 'round timeouts are reported but do not count (the experiment crashes or restarts validators, whose rounds time out whatever the load).'),
+    `Each series doubles (or halves) from its start rate until one rate meets the criteria and another misses them, bisects geometrically until the two are within ${c.precision * 100}%, then runs ${c.finalRuns} times at the passing rate. ` +
+      'All steps of a series run on one set of validator processes; each step starts once the previous one has drained (see docs/decisions.md, "Capacity search").',
+    '',
+    '| source | n | payload | bracket | bisect | final | found | runs | wall |',
+    '|' + ' --- |'.repeat(9),
+  ]
+  const seriesRuns = (c: Pick<Capacity, 'source' | 'validators' | 'payloadMode'>) => r.runs.filter((x) => x.source === c.source && x.spec.validators === c.validators && x.spec.payloadMode === c.payloadMode)
+  const steps = (runs: readonly RunRecord[], role: RunRecord['role']) => runs.filter((x) => x.role === role).map(mark).join(' → ') || '–'
+  for (const cap of r.capacities) {
+    const runs = seriesRuns(cap)
+    const found = cap.status === 'atLeast' ? `${AT_LEAST} ${round(cap.offeredTps)} (maxTps)` : `${round(cap.offeredTps)} (misses at ${round(cap.failingTps)})`
+    const finals = cap.finalsMeetingCriteria === cap.finalRuns ? '' : ` (${cap.finalsMeetingCriteria} of ${cap.finalRuns} finals met the criteria)`
+    lines.push(`| ${cap.source} | ${cap.validators} | ${cap.payloadMode} | ${steps(runs, 'bracket')} | ${steps(runs, 'bisect')} | ${steps(runs, 'final')} | ${found}${finals} | ${cap.searchRuns} | ${Math.round(cap.wallS)} s |`)
+  }
+  for (const none of r.noCapacity) {
+    const runs = seriesRuns(none)
+    lines.push(`| ${none.source} | ${none.validators} | ${none.payloadMode} | ${steps(runs, 'bracket')} | – | – | none (minTps ${round(c.minTps)} misses) | ${runs.length} | – |`)
+  }
+  return [...lines, '']
 }
 
 function safetySection(points: readonly AggregatedPoint[]): string[] {
@@ -79,19 +171,21 @@ function tableSection(points: readonly AggregatedPoint[]): string[] {
         `| ${p.source} | ${p.validators} | ${p.payloadMode} | ${round(p.offeredTps)} | ${round(p.achievedSubmitTps)} | ${withSpread(p.e2eTps, p.stdev.e2eTps)} | ${round(p.consensusTps)} | ${round(p.latencyMs.p50)} | ${withSpread(p.latencyMs.p99, p.stdev.latencyMs?.p99)} | ${pct(p.tpsToBound)} | ${round(p.timeouts)} | ${round(p.rejectedTxs)} |`,
     ),
   )
-  return ['## Results', '', 'Means over runs (± sample stdev where runs > 1).', '', header, '|' + ' --- |'.repeat(12), ...rows, '']
+  return ['## Every measured rate', '', 'Means over the runs at each rate, whatever their role in the search (± sample stdev where runs > 1).', '', header, '|' + ' --- |'.repeat(12), ...rows, '']
 }
 
-/** Per point: every run's e2e TPS and their spread, flagging points past the tolerance (runs ≥ 2 only). */
+/** Per rate measured more than once: every run's e2e TPS and their spread, flagging those past the tolerance. */
 function stabilitySection(r: BenchResults): string[] {
-  if (r.config.runs < 2) return []
   const key = (source: string, n: number, mode: string, offered: number) => `${source}/${n}/${mode}/${offered}`
   const perRun = new Map<string, number[]>()
   for (const run of r.runs) {
     const k = key(run.source, run.spec.validators, run.spec.payloadMode, run.spec.offeredTps)
     perRun.set(k, [...(perRun.get(k) ?? []), run.result.e2eTps])
   }
-  const points = groupSeries(r.points).flatMap((s) => s.points)
+  const points = groupSeries(r.points)
+    .flatMap((s) => s.points)
+    .filter((p) => p.runs >= 2)
+  if (points.length === 0) return []
   const unstable = points.filter((p) => !((p.e2eTpsSpread ?? 0) <= STABILITY_TOLERANCE))
   const rows = points.map((p) => {
     const spread = p.e2eTpsSpread
@@ -103,8 +197,8 @@ function stabilitySection(r: BenchResults): string[] {
   return [
     '## Run-to-run stability',
     '',
-    `Spread = max/min − 1 of e2e tx/s over the ${r.config.runs} runs of each point; a point is reproducible within ±${STABILITY_TOLERANCE * 100}% when the spread is at most ${STABILITY_TOLERANCE * 100}%. ` +
-      (unstable.length === 0 ? 'Every point is.' : `${unstable.length} of ${points.length} point(s) are not (flagged).`),
+    `Spread = max/min − 1 of e2e tx/s over the runs of each rate measured more than once; a rate is reproducible within ±${STABILITY_TOLERANCE * 100}% when the spread is at most ${STABILITY_TOLERANCE * 100}%. ` +
+      (unstable.length === 0 ? 'Every one is.' : `${unstable.length} of ${points.length} point(s) are not (flagged).`),
     '',
     '| source | n | payload | offered tx/s | e2e tx/s per run | spread |',
     '|' + ' --- |'.repeat(6),
@@ -113,89 +207,67 @@ function stabilitySection(r: BenchResults): string[] {
   ]
 }
 
-/** What ended the curve, then what the numbers at that point say about the bottleneck. */
-function limitNotes(series: Series, outcome: SeriesOutcome | undefined, e: Experiment): string {
-  const last = series.points.at(-1)!
-  const at = (offered: number) => series.points.find((p) => p.offeredTps === offered) ?? last
+/** What the numbers at a series' capacity say about its bottleneck. */
+function limitNotes(cap: Capacity, points: readonly AggregatedPoint[], achievedRatio: number): string | undefined {
+  const at = points.find((p) => p.source === cap.source && p.validators === cap.validators && p.payloadMode === cap.payloadMode && p.offeredTps === cap.offeredTps)
+  if (at === undefined) return undefined
   const notes: string[] = []
-  let knee = peakPoint(series) ?? last
-  switch (outcome?.reason) {
-    case 'throughput': {
-      knee = at(outcome.saturatedAtTps!)
-      notes.push(`stops keeping up at ${round(knee.offeredTps)} tx/s offered (commits ${round(knee.consensusTps)} tx/s, below ${e.saturate.achievedRatio} × offered)`)
-      break
-    }
-    case 'latency': {
-      knee = at(outcome.saturatedAtTps!)
-      notes.push(`p99 latency ${round(knee.latencyMs.p99)} ms passes the ${e.saturate.p99CapMs} ms cap at ${round(knee.offeredTps)} tx/s offered`)
-      break
-    }
-    case 'maxTps':
-      notes.push(`kept up to the highest rate tried (${round(last.offeredTps)} tx/s): not saturated, raise saturate.maxTps`)
-      break
-    default:
-      notes.push(`kept up at every offered rate (up to ${round(last.offeredTps)} tx/s): the limit lies beyond this sweep`)
+  if (!keptUp({ e2eTps: at.achievedSubmitTps, offeredTps: at.offeredTps }, achievedRatio)) {
+    notes.push(`the API accepted only ${round(at.achievedSubmitTps)} of ${round(at.offeredTps)} tx/s offered (${round(at.rejectedTxs)} rejected): admission or the load generator limits, not ordering`)
   }
-  if (knee.achievedSubmitTps < e.saturate.achievedRatio * knee.offeredTps) {
-    notes.push(`the API accepted only ${round(knee.achievedSubmitTps)} of ${round(knee.offeredTps)} tx/s offered (${round(knee.rejectedTxs)} rejected): admission or the load generator limits, not ordering`)
+  if (cap.tpsToBound !== undefined && cap.tpsToBound >= VERIFY_DOMINANT_FRACTION) {
+    notes.push(`runs at ${pct(cap.tpsToBound)} of the verify bound (${round(cap.boundTps)} tx/s): signature verification is the largest CPU consumer`)
   }
-  if (knee.tpsToBound !== undefined && knee.tpsToBound >= VERIFY_DOMINANT_FRACTION) {
-    notes.push(`runs at ${pct(knee.tpsToBound)} of the verify bound (${round(knee.boundTps)} tx/s): signature verification is the largest CPU consumer`)
+  if (cap.timeouts > 0) notes.push(`${round(cap.timeouts)} round timeouts per final run: leaders missed rounds, each costing a timeout period without commits`)
+  if (at.consensusTps > 0 && at.latencyMs.p50 > 2 * at.consensusLatencyMs.p50) {
+    notes.push(`end-to-end p50 ${round(at.latencyMs.p50)} ms is over twice the consensus p50 ${round(at.consensusLatencyMs.p50)} ms: txs queue before they reach a block (batching delay, mempool backlog)`)
   }
-  if (knee.timeouts !== undefined && knee.timeouts > 0) {
-    notes.push(`${round(knee.timeouts)} round timeouts per run: leaders missed rounds, each costing a timeout period without commits`)
-  }
-  if (knee.e2eTps > 0 && knee.consensusTps > 0 && knee.latencyMs.p50 > 2 * knee.consensusLatencyMs.p50) {
-    notes.push(`end-to-end p50 ${round(knee.latencyMs.p50)} ms is over twice the consensus p50 ${round(knee.consensusLatencyMs.p50)} ms: txs queue before they reach a block (batching delay, mempool backlog)`)
-  }
-  return `- **${series.source} n=${series.validators} ${series.payloadMode}**: ${notes.join('; ')}.`
+  return notes.length === 0 ? undefined : `- **${cap.source} n=${cap.validators} ${cap.payloadMode}**: ${notes.join('; ')}.`
 }
 
-/** Peak-vs-peak comparisons across payload modes and validator counts. */
-function comparisonNotes(points: readonly AggregatedPoint[]): string[] {
-  const series = groupSeries(points.filter((p) => p.source === 'testnet'))
+/** Capacity comparisons across payload modes and validator counts. */
+function comparisonNotes(r: BenchResults): string[] {
+  const caps = r.capacities.filter((c) => c.source === 'testnet')
   const notes: string[] = []
-  const peaks = new Map(series.map((s) => [`${s.validators}/${s.payloadMode}`, peakPoint(s)]))
-  for (const n of [...new Set(series.map((s) => s.validators))]) {
-    const batches = peaks.get(`${n}/batches`)
-    const full = peaks.get(`${n}/full-block`)
+  const by = new Map(caps.map((c) => [`${c.validators}/${c.payloadMode}`, c]))
+  for (const n of [...new Set(caps.map((c) => c.validators))]) {
+    const batches = by.get(`${n}/batches`)
+    const full = by.get(`${n}/full-block`)
     if (batches !== undefined && full !== undefined && full.e2eTps > 0) {
-      notes.push(`- n=${n}: batch dissemination peaks at ${round(batches.e2eTps)} tx/s vs ${round(full.e2eTps)} tx/s for full blocks (×${(batches.e2eTps / full.e2eTps).toFixed(2)}).`)
+      notes.push(`- n=${n}: batch dissemination reaches ${capacityValue(batches)} tx/s against ${capacityValue(full)} tx/s for full blocks (×${(batches.e2eTps / full.e2eTps).toFixed(2)}).`)
     }
   }
-  for (const mode of [...new Set(series.map((s) => s.payloadMode))]) {
-    const curve = series.filter((s) => s.payloadMode === mode).map((s) => ({ n: s.validators, peak: peakPoint(s) }))
+  for (const mode of [...new Set(caps.map((c) => c.payloadMode))]) {
+    const curve = caps.filter((c) => c.payloadMode === mode).toSorted((a, b) => a.validators - b.validators)
     const first = curve[0]
-    const lastOne = curve.at(-1)
-    if (first?.peak === undefined || lastOne?.peak === undefined || first.n === lastOne.n || lastOne.peak.e2eTps <= 0) continue
+    const last = curve.at(-1)
+    if (first === undefined || last === undefined || first.validators === last.validators || last.e2eTps <= 0) continue
     notes.push(
-      `- ${mode}: peak goes from ${round(first.peak.e2eTps)} tx/s at n=${first.n} to ${round(lastOne.peak.e2eTps)} tx/s at n=${lastOne.n} (×${(lastOne.peak.e2eTps / first.peak.e2eTps).toFixed(2)}); ` +
-        `the verify bound alone changes by ×${(first.n / lastOne.n).toFixed(2)} because every added validator verifies every tx on the same cores.`,
+      `- ${mode}: capacity goes from ${capacityValue(first)} tx/s at n=${first.validators} to ${capacityValue(last)} tx/s at n=${last.validators} (×${(last.e2eTps / first.e2eTps).toFixed(2)}); ` +
+        `the verify bound alone changes by ×${(verifyBoundTps(1, 1, last.validators) / verifyBoundTps(1, 1, first.validators)).toFixed(2)} because every added validator verifies every tx on the same cores.`,
     )
   }
   return notes
 }
 
 export function benchReport(r: BenchResults, plots: readonly Plot[]): string {
-  const outcomes = new Map(r.outcomes.map((o) => [`${o.source}/${o.validators}/${o.payloadMode}`, o]))
-  const limits = groupSeries(r.points).map((s) => limitNotes(s, outcomes.get(`${s.source}/${s.validators}/${s.payloadMode}`), r.config))
+  const limits = r.capacities.map((c) => limitNotes(c, r.points, criteriaOf(r.config).achievedRatio)).filter((l) => l !== undefined)
+  const comparisons = comparisonNotes(r)
   return [
     `# Benchmark: ${r.config.name}`,
     '',
-    ...(r.interrupted ? ['> **Interrupted.** The sweep was stopped early: only the points below were measured.', ''] : []),
+    ...(r.interrupted ? ['> **Interrupted.** The sweep was stopped early: only the runs below were measured.', ''] : []),
     ...safetySection(r.points),
-    ...setupSection(r),
+    ...capacitySection(r),
+    ...searchSection(r),
     '## Plots',
     '',
     ...plots.flatMap((p) => [`![${p.title}](${p.file})`, '']),
     ...tableSection(r.points),
     ...stabilitySection(r),
-    '## What limits the curves',
-    '',
-    ...limits,
-    ...comparisonNotes(r.points),
-    '',
-    'Full configuration, environment and every individual run: `results.json`; one row per point: `results.csv`.',
+    ...(limits.length + comparisons.length > 0 ? ['## What limits the capacities', '', ...limits, ...comparisons, ''] : []),
+    ...setupSection(r),
+    'Every individual run with its role in the search: `results.json`; one row per measured rate: `results.csv`.',
     '',
   ].join('\n')
 }

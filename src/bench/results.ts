@@ -1,5 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
 import type { AggregatedPoint } from './aggregate.ts'
 import { renderPlots, type Plot } from './plots.ts'
 import { benchReport } from './report.ts'
@@ -20,6 +20,7 @@ const CSV_COLUMNS: readonly Column[] = [
   ['payloadMode', (p) => p.payloadMode],
   ['offeredTps', (p) => p.offeredTps],
   ['runs', (p) => p.runs],
+  ['keptUp', (p) => String(p.keptUp)],
   ['achievedSubmitTps', (p) => p.achievedSubmitTps],
   ['consensusTps', (p) => p.consensusTps],
   ['e2eTps', (p) => p.e2eTps],
@@ -34,6 +35,7 @@ const CSV_COLUMNS: readonly Column[] = [
   ['consensusLatencyP99Ms', (p) => p.consensusLatencyMs.p99],
   ['boundTps', (p) => p.boundTps],
   ['tpsToBound', (p) => p.tpsToBound],
+  ['validatorCpuUsPerTx', (p) => p.validatorCpuUsPerTx],
   ['committedTxs', (p) => p.committedTxs],
   ['rejectedTxs', (p) => p.rejectedTxs],
   ['failedTxs', (p) => p.failedTxs],
@@ -59,19 +61,62 @@ export function resultsCsv(points: readonly AggregatedPoint[]): string {
   return lines.join('\n') + '\n'
 }
 
-/** Writes every output file; returns their paths (results first, so a plot failure still leaves the data). */
-export async function writeBenchOutput(outDir: string, results: BenchResults): Promise<string[]> {
-  await mkdir(outDir, { recursive: true })
+/** Writes every output file into `dir`; returns their paths. */
+export async function writeBenchOutput(dir: string, results: BenchResults): Promise<string[]> {
+  await mkdir(dir, { recursive: true })
   const written: string[] = []
   const write = async (name: string, text: string) => {
-    const path = join(outDir, name)
+    const path = join(dir, name)
     await writeFile(path, text)
     written.push(path)
   }
   await write('results.json', resultsJson(results))
   await write('results.csv', resultsCsv(results.points))
-  const plots: Plot[] = await renderPlots(results.points, results.config.latencyCapMs)
+  const plots: Plot[] = await renderPlots(results)
   for (const plot of plots) await write(plot.file, plot.svg)
   await write('report.md', benchReport(results, plots))
   return written
+}
+
+/**
+ * Where a bench writes while it runs: a hidden sibling of the output folder, moved into place
+ * only when everything is written, so a failed or refused sweep leaves the output folder as it
+ * was (a previous result stays whole, or no folder appears).
+ */
+export class StagedOutput {
+  readonly out: string
+  readonly dir: string
+
+  private constructor(out: string, dir: string) {
+    this.out = out
+    this.dir = dir
+  }
+
+  static async create(out: string): Promise<StagedOutput> {
+    const parent = dirname(resolve(out))
+    await mkdir(parent, { recursive: true })
+    return new StagedOutput(out, await mkdtemp(join(parent, `.${basename(resolve(out))}.partial-`)))
+  }
+
+  /** Replaces the output folder with the staged one. */
+  async commit(): Promise<void> {
+    const old = `${this.dir}.old`
+    let replaced = false
+    try {
+      await rename(this.out, old)
+      replaced = true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    await rename(this.dir, this.out)
+    if (replaced) await rm(old, { recursive: true, force: true })
+  }
+
+  /** Moves the staged folder beside the output folder as `<out>.<suffix>` (replacing an earlier one); returns its path. */
+  async commitAside(suffix: string): Promise<string> {
+    const aside = `${this.out}.${suffix}`
+    await rm(aside, { recursive: true, force: true })
+    await rename(this.dir, aside)
+    return aside
+  }
 }

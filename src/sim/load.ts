@@ -9,6 +9,8 @@ export interface LoadConfig {
   readonly maxBlockTxs: number
   /** Txs per batch: a block carries one 32-byte digest per batch (Quorum Store mode, docs/design.md §5). */
   readonly batchSize: number
+  /** Virtual time at the start whose txs are excluded from every figure (a benchmark's warm-up); default 0. */
+  readonly warmupMs?: number
 }
 
 export const DEFAULT_LOAD: LoadConfig = { offeredTps: 50_000, maxBlockTxs: 10_000, batchSize: 500 }
@@ -48,9 +50,14 @@ export class LoadModel {
     return (k * 1000) / this.#config.offeredTps
   }
 
+  /** How many txs have arrived by virtual time `now` (tx 0 arrives at 0). */
+  arrivedBy(now: number): number {
+    return this.#config.offeredTps === 0 ? 0 : Math.floor((now * this.#config.offeredTps) / 1000) + 1
+  }
+
   /** Payload for a proposal built at `now`: every tx arrived so far and not yet taken, capped. */
   takePayload(now: number): Payload {
-    const arrived = this.#config.offeredTps === 0 ? 0 : Math.floor((now * this.#config.offeredTps) / 1000) + 1
+    const arrived = this.arrivedBy(now)
     const count = Math.min(arrived - this.#nextTx, this.#config.maxBlockTxs)
     const digests: Uint8Array[] = []
     for (let taken = 0; taken < count; taken += this.#config.batchSize) {

@@ -1,12 +1,13 @@
 import type { Block } from '../core/block.ts'
 import { toHex } from '../core/hash.ts'
 import type { LoadModel } from './load.ts'
-import { SampleSet, type LatencySummary } from './stats.ts'
+import { emptyTrace, type BlockRecord, type CommitTrace } from './result-point.ts'
 
 export interface SimStats {
+  /** Every arrived tx and committed block, for `traceMetrics` (the rates and latencies live there). */
+  readonly trace: CommitTrace
   /** Distinct blocks committed by honest validators. */
   readonly committedBlocks: number
-  readonly committedTxs: number
   /** Highest round an honest validator reached. */
   readonly rounds: number
   /** Rounds that ended in a timeout certificate (seen by any honest validator). */
@@ -16,14 +17,6 @@ export interface SimStats {
   readonly bytes: number
   readonly msgsPerBlock: number
   readonly bytesPerBlock: number
-  /** Proposal → commit, per block and honest validator (virtual ms). */
-  readonly consensusLatencyMs: LatencySummary
-  /** Tx arrival in the load model → first honest commit of its block (virtual ms). */
-  readonly txLatencyMs: LatencySummary
-  /** Committed txs / (last commit − first proposal), per second of virtual time (docs/design.md §11). */
-  readonly consensusTps: number
-  /** Committed txs / (last commit − first tx arrival at virtual time 0), per second (docs/design.md §11). */
-  readonly e2eTps: number
   /** Equivocation / double-vote / double-timeout proofs honest validators produced. */
   readonly evidence: number
   /** Messages honest validators refused. */
@@ -33,17 +26,24 @@ export interface SimStats {
   readonly virtualMs: number
 }
 
-/** Accumulates the run's statistics as the simulation reports what happens. */
+/** Txs [firstTx, firstTx + count) first committed in `blocks[block]`. */
+interface CommittedRange {
+  readonly firstTx: number
+  readonly count: number
+  readonly block: number
+}
+
+/**
+ * Accumulates the run as the simulation reports it. Commit times are the first honest commit
+ * of each block: the moment a client following any honest validator would see its txs final.
+ */
 export class SimMetrics {
   readonly #load: LoadModel
   readonly #proposedAt = new Map<string, number>()
   readonly #committed = new Set<string>()
   readonly #timeoutRounds = new Set<number>()
-  readonly #consensusLatency = new SampleSet()
-  readonly #txLatency = new SampleSet()
-  #firstProposalMs: number | undefined
-  #lastCommitMs = 0
-  #committedTxs = 0
+  readonly #blocks: BlockRecord[] = []
+  readonly #ranges: CommittedRange[] = []
   maxRound = 0
   messages = 0
   bytes = 0
@@ -56,9 +56,7 @@ export class SimMetrics {
 
   onProposalSent(block: Block, atMs: number): void {
     const id = toHex(block.id)
-    if (this.#proposedAt.has(id)) return
-    this.#proposedAt.set(id, atMs)
-    this.#firstProposalMs ??= atMs
+    if (!this.#proposedAt.has(id)) this.#proposedAt.set(id, atMs)
   }
 
   onTransmission(bytes: number): void {
@@ -75,34 +73,44 @@ export class SimMetrics {
   onCommit(blocks: readonly Block[], atMs: number): void {
     for (const b of blocks) {
       const id = toHex(b.id)
-      const proposedAt = this.#proposedAt.get(id) ?? b.timestamp
-      this.#consensusLatency.add(atMs - proposedAt)
       if (this.#committed.has(id)) continue
       this.#committed.add(id)
-      this.#lastCommitMs = atMs
-      for (const range of this.#load.txRanges(b.payload)) {
-        this.#committedTxs += range.count
-        for (let k = range.firstTx; k < range.firstTx + range.count; k++) this.#txLatency.add(atMs - this.#load.arrivalMs(k))
-      }
+      const ranges = this.#load.txRanges(b.payload)
+      const index = this.#blocks.length
+      this.#blocks.push({ proposedMs: this.#proposedAt.get(id) ?? b.timestamp, committedMs: atMs, txs: ranges.reduce((sum, r) => sum + r.count, 0) })
+      for (const r of ranges) this.#ranges.push({ firstTx: r.firstTx, count: r.count, block: index })
     }
   }
 
-  finish(virtualMs: number, maxCpuBusyMs: number): SimStats {
+  /** The run as a trace whose steady window is [windowStartMs, windowEndMs] of virtual time. */
+  #trace(virtualMs: number, windowStartMs: number, windowEndMs: number): CommitTrace {
+    let arrived = this.#load.arrivedBy(virtualMs)
+    for (const r of this.#ranges) arrived = Math.max(arrived, r.firstTx + r.count)
+    const trace = emptyTrace(arrived, windowStartMs, windowEndMs)
+    trace.blocks.push(...this.#blocks)
+    for (let k = 0; k < arrived; k++) trace.submitMs[k] = this.#load.arrivalMs(k)
+    for (const r of this.#ranges) {
+      const at = this.#blocks[r.block]!.committedMs
+      for (let k = r.firstTx; k < r.firstTx + r.count; k++) {
+        trace.commitMs[k] = at
+        trace.block[k] = r.block
+      }
+    }
+    return trace
+  }
+
+  /** `warmupMs`: virtual time at the start whose txs are excluded (the bench's warm-up); the window ends with the load. */
+  finish(virtualMs: number, maxCpuBusyMs: number, windowEndMs: number, warmupMs = 0): SimStats {
     const blocks = this.#committed.size
-    const window = this.#firstProposalMs === undefined ? 0 : this.#lastCommitMs - this.#firstProposalMs
     return {
+      trace: this.#trace(virtualMs, Math.min(warmupMs, windowEndMs), windowEndMs),
       committedBlocks: blocks,
-      committedTxs: this.#committedTxs,
       rounds: this.maxRound,
       timeouts: this.#timeoutRounds.size,
       messages: this.messages,
       bytes: this.bytes,
       msgsPerBlock: blocks === 0 ? 0 : this.messages / blocks,
       bytesPerBlock: blocks === 0 ? 0 : this.bytes / blocks,
-      consensusLatencyMs: this.#consensusLatency.summary(),
-      txLatencyMs: this.#txLatency.summary(),
-      consensusTps: window > 0 ? (this.#committedTxs * 1000) / window : 0,
-      e2eTps: this.#lastCommitMs > 0 ? (this.#committedTxs * 1000) / this.#lastCommitMs : 0,
       evidence: this.evidence,
       rejected: this.rejected,
       maxCpuUtilisation: virtualMs > 0 ? maxCpuBusyMs / virtualMs : 0,

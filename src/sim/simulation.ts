@@ -185,13 +185,15 @@ export class Simulation {
       q.step()
     }
     const virtualMs = Math.min(endMs, q.now)
+    // The load runs until durationMs unless the rounds target ended the run first.
+    const loadEndMs = this.#metrics.maxRound >= roundsTarget ? Math.min(virtualMs, this.config.durationMs) : this.config.durationMs
     let maxBusy = 0
     for (const ep of this.#endpoints) maxBusy = Math.max(maxBusy, ep.cpu.busyMs)
     return {
       seed: this.config.seed,
       validators: this.config.validators,
       traceHash: this.#trace.digestHex(),
-      stats: this.#metrics.finish(virtualMs, maxBusy),
+      stats: this.#metrics.finish(virtualMs, maxBusy, loadEndMs, this.config.load.warmupMs),
       safetyViolations: this.#safety.violations,
       livenessViolations: this.#liveness?.check(this.#honestRunning()),
     }

@@ -3,7 +3,7 @@ import { describeEnvironment, measureVerifiesPerSec } from '../core/environment.
 import type { ByzantineStrategy } from './byzantine.ts'
 import { defaultSimConfig, type SimConfig } from './config.ts'
 import { describeLatency, type LatencyModel } from './latency.ts'
-import { simPoint, type SimPoint } from './result-point.ts'
+import { simPoint, type SimPoint } from './sim-point.ts'
 import { simulate } from './simulation.ts'
 import { leastSquares } from './stats.ts'
 

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { emptyTrace, traceMetrics, type BlockRecord, type CommitTrace, type TraceMetrics } from '../sim/result-point.ts'
 import type { PresignedTxs } from './presign.ts'
 import { followCommits, fetchMetrics, submitTxs, type AdmissionReply, type CommitEvent } from './node-client.ts'
 import { ResubmitSchedule } from './resubmissions.ts'
-import { SampleSet, type LatencySummary } from './stats.ts'
+import { SampleSet } from './stats.ts'
 
 /**
  * Open-loop load generator (Narwhal's client model): txs leave at the offered rate whether or not
@@ -57,8 +58,7 @@ export interface LoadOptions {
   readonly targets: readonly string[]
   /** Whose `/events` to follow for commit times; the first report of a tx wins. Default: targets. */
   readonly eventSources?: readonly string[]
-  /** Offered tx/s. */
-  readonly rate: number
+  readonly offeredTps: number
   /** Seconds of submission, warm-up included. */
   readonly durationS: number
   /** Seconds at the start whose txs are excluded from every figure. */
@@ -74,6 +74,8 @@ export interface LoadOptions {
    */
   readonly rebroadcastAfterS?: number
   readonly onSecond?: (s: LiveSecond) => void
+  /** Called synchronously as the steady window opens and as submission ends (e.g. to sample process CPU times). */
+  readonly onWindowEdge?: (edge: 'start' | 'end') => void
   /** Aborting ends submission early; the report covers what was measured until then. */
   readonly signal?: AbortSignal
 }
@@ -92,26 +94,14 @@ export interface LiveSecond {
   readonly timeouts: number
 }
 
-/** Everything measured over the steady window (docs/design.md §11 definitions). */
-export interface LoadResult {
-  readonly offeredTps: number
-  readonly achievedSubmitTps: number
-  readonly consensusTps: number
-  readonly e2eTps: number
-  readonly latencyMs: LatencySummary
-  readonly consensusLatencyMs: LatencySummary
-  readonly submittedTxs: number
-  /** Ordered by consensus (seen in a committed block), whether or not execution succeeded. */
-  readonly committedTxs: number
-  readonly rejectedTxs: number
+/** Everything measured over the steady window: the trace's figures (src/sim/result-point.ts) and the chain's counters. */
+export interface LoadResult extends TraceMetrics {
   /** Rejection reason → count: nodes' admission reasons, or `unreachable: …` for failed requests. */
   readonly rejectReasons: Readonly<Record<string, number>>
   /** Committed txs whose execution failed, as validators count them (metrics) during the window. */
   readonly failedTxs: number
-  /** Accepted in the window, not committed by the end of the drain. */
-  readonly uncommittedTxs: number
-  readonly committedBlocks: number
   readonly rounds: number
+  /** Round timeouts during the window (the validators' counter, differenced). */
   readonly timeouts: number
   readonly stateRootMismatches: number
   /**
@@ -119,12 +109,12 @@ export interface LoadResult {
    * the "identical block at every height" check, from what the generator already follows.
    */
   readonly safetyViolations: number
-  /** Seconds of the steady window (submission after warm-up). */
-  readonly windowS: number
   /** Resubmissions of acknowledged txs (`rebroadcastAfterS`), warm-up included. */
   readonly resubmittedTxs: number
   /** Hashes (hex) of every tx a validator accepted, warm-up included: `bftlab check --acks`. */
   readonly acknowledged: readonly string[]
+  /** What the figures were computed from, for a caller that wants to recompute or keep them. */
+  readonly trace: CommitTrace
 }
 
 /** Chain gauges summed or maxed over validators, read from their `/metrics`. */
@@ -161,13 +151,12 @@ async function readGauges(targets: readonly string[]): Promise<ChainGauges> {
 
 interface BlockSeen {
   readonly id: string
-  readonly proposedAt: number
-  readonly committedAt: number
-  readonly txs: number
+  /** Index into the run's block records. */
+  readonly index: number
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const { targets, rate, txs } = opts
+  const { targets, offeredTps: rate, txs } = opts
   if (targets.length === 0) throw new RangeError('load: no targets')
   if (!(rate > 0)) throw new RangeError(`load: rate must be positive, got ${rate}`)
   if (!(opts.warmupS >= 0 && opts.warmupS < opts.durationS)) {
@@ -182,8 +171,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const state = new Uint8Array(total)
   const submitAt = new Float64Array(total)
   const commitAt = new Float64Array(total)
-  const consensusLatency = new Float64Array(total)
+  const blockOf = new Int32Array(total).fill(-1)
   const blocks = new Map<number, BlockSeen>()
+  const blockRecords: BlockRecord[] = []
   const conflictingHeights = new Set<number>()
   /** Reasons of txs submitted in the steady window; warm-up rejections are not reported. */
   const rejectReasons: Record<string, number> = {}
@@ -203,14 +193,17 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const onCommit = (e: CommitEvent): void => {
     const now = Date.now()
     const seen = blocks.get(e.height)
-    if (seen === undefined) blocks.set(e.height, { id: e.id, proposedAt: e.proposedAt, committedAt: e.committedAt, txs: e.txs.length })
-    else if (seen.id !== e.id) conflictingHeights.add(e.height)
+    if (seen === undefined) {
+      blocks.set(e.height, { id: e.id, index: blockRecords.length })
+      blockRecords.push({ proposedMs: e.proposedAt, committedMs: e.committedAt, txs: e.txs.length })
+    } else if (seen.id !== e.id) conflictingHeights.add(e.height)
+    const block = blocks.get(e.height)!.index
     for (const h of e.txs) {
       const j = indexOf.get(h)
       if (j === undefined || commitAt[j] !== 0) continue
       // e2e uses this process's clock at both ends; consensus latency uses the nodes' clocks.
       commitAt[j] = now
-      consensusLatency[j] = e.committedAt - e.proposedAt
+      blockOf[j] = block
       if (state[j] === TxState.accepted) awaitingCommit--
       if (submitAt[j] !== 0) secLatencies.add(now - submitAt[j]!)
     }
@@ -331,7 +324,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let atWindowStart: Promise<ChainGauges> | undefined
   while (!opts.signal?.aborted) {
     const now = Date.now()
-    if (now >= windowStart) atWindowStart ??= readGauges(targets)
+    if (now >= windowStart && atWindowStart === undefined) {
+      opts.onWindowEdge?.('start')
+      atWindowStart = readGauges(targets)
+    }
     const elapsedS = (now - startedAt) / 1_000
     if (elapsedS >= opts.durationS) break
     const nowDue = Math.min(total, Math.floor(rate * elapsedS))
@@ -345,6 +341,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     await sleep(TICK_MS)
   }
   const submissionEnd = Date.now()
+  if (atWindowStart !== undefined) opts.onWindowEdge?.('end')
   submitting = false
   // What is still queued and never sent stays unsent (out of every figure); resubmissions go on.
   for (let t = 0; t < targets.length; t++) queues[t] = queues[t]!.filter((j) => state[j] === TxState.accepted)
@@ -365,59 +362,25 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
   const acknowledged: string[] = []
   for (let j = 0; j < total; j++) if (state[j] === TxState.accepted) acknowledged.push(txs.hashes[j]!)
-  let submitted = 0
-  let accepted = 0
-  let rejected = 0
-  let firstSubmit = Infinity
-  let lastCommit = 0
-  const e2e = new SampleSet()
-  const consensus = new SampleSet()
+  const trace = emptyTrace(total, windowStart, submissionEnd)
+  trace.blocks.push(...blockRecords)
   for (let j = 0; j < total; j++) {
-    if (state[j] === TxState.unsent || submitAt[j]! < windowStart) continue
-    submitted++
-    firstSubmit = Math.min(firstSubmit, submitAt[j]!)
-    if (state[j] === TxState.rejected) rejected++
-    else accepted++
-    if (commitAt[j] !== 0) {
-      e2e.add(commitAt[j]! - submitAt[j]!)
-      consensus.add(consensusLatency[j]!)
-      lastCommit = Math.max(lastCommit, commitAt[j]!)
-    }
+    if (state[j] === TxState.unsent) continue
+    trace.submitMs[j] = submitAt[j]!
+    if (commitAt[j] !== 0) trace.commitMs[j] = commitAt[j]!
+    trace.block[j] = blockOf[j]!
+    if (state[j] === TxState.rejected) trace.rejected[j] = 1
   }
-
-  let blockTxs = 0
-  let firstProposal = Infinity
-  let lastBlockCommit = 0
-  let windowBlocks = 0
-  for (const b of blocks.values()) {
-    if (b.proposedAt < windowStart || b.proposedAt > submissionEnd) continue
-    windowBlocks++
-    blockTxs += b.txs
-    firstProposal = Math.min(firstProposal, b.proposedAt)
-    lastBlockCommit = Math.max(lastBlockCommit, b.committedAt)
-  }
-  const windowS = Math.max(0, (submissionEnd - windowStart) / 1_000)
-  const rateOver = (n: number, ms: number): number => (ms > 0 ? (n * 1_000) / ms : 0)
   return {
-    offeredTps: rate,
-    achievedSubmitTps: windowS > 0 ? accepted / windowS : 0,
-    consensusTps: rateOver(blockTxs, lastBlockCommit - firstProposal),
-    e2eTps: rateOver(e2e.count, lastCommit - firstSubmit),
-    latencyMs: e2e.summary(),
-    consensusLatencyMs: consensus.summary(),
-    submittedTxs: submitted,
-    committedTxs: e2e.count,
-    rejectedTxs: rejected,
+    ...traceMetrics(trace, rate),
     rejectReasons,
     failedTxs: after.failed - start.failed,
-    uncommittedTxs: accepted - e2e.count,
-    committedBlocks: windowBlocks,
     rounds: after.round - start.round,
     timeouts: after.timeouts - start.timeouts,
     stateRootMismatches: after.mismatches,
     safetyViolations: conflictingHeights.size,
-    windowS,
     resubmittedTxs: resubmitted,
     acknowledged,
+    trace,
   }
 }

@@ -5,7 +5,7 @@ import type { RunEnvironment } from '../core/environment.ts'
 import type { ResultPoint } from './report.ts'
 import type { PerturbationStep } from './perturbation-schedule.ts'
 import { survivedSteps } from './perturbations.ts'
-import { runTestnetLoad, type TestnetEvent } from './testnet.ts'
+import { TestnetSession, type StepStart, type TestnetEvent } from './testnet.ts'
 
 /**
  * One benchmark point measured on a real local testnet: every knob of an experiment mapped onto
@@ -27,8 +27,7 @@ export interface RestartFault {
 
 export interface TestnetPointOptions {
   readonly validators: number
-  /** Offered tx/s. */
-  readonly rate: number
+  readonly offeredTps: number
   /** Measured seconds, after the warm-up. */
   readonly durationS: number
   readonly warmupS: number
@@ -52,6 +51,8 @@ export interface TestnetPointOptions {
   readonly restarts?: readonly RestartFault[]
   /** This machine (verify rate for the bound), measured once per sweep; measured per point when absent. */
   readonly env?: RunEnvironment
+  /** Longest wait after submission for the window's txs to commit; default the load generator's. */
+  readonly drainS?: number
   /** Validator log level; default `warn` so n node logs stay small over a long sweep. */
   readonly logLevel?: LogLevel
   readonly signal?: AbortSignal
@@ -60,6 +61,8 @@ export interface TestnetPointOptions {
 
 /** docs/design.md §12 point, plus the faults it ran under. */
 export interface TestnetPoint extends ResultPoint {
+  /** How its step started: on a drained, live chain (TestnetSession.settle). */
+  readonly start: StepStart
   /** Validators down for the whole run. */
   readonly crashed: number
   /** Kill-and-restart steps that took effect and were undone without error. */
@@ -76,7 +79,7 @@ export class RestartScheduleError extends Error {
 
 const isQuiet = (l: LinkProfile): boolean => l.delayMs === 0 && l.jitterMs === 0 && l.lossRate === 0
 
-export function chainParamsOf(opts: TestnetPointOptions): Partial<ChainParams> {
+export function chainParamsOf(opts: TestnetSeriesOptions): Partial<ChainParams> {
   return {
     ...(opts.payloadMode !== undefined ? { payloadMode: opts.payloadMode } : {}),
     ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
@@ -85,7 +88,7 @@ export function chainParamsOf(opts: TestnetPointOptions): Partial<ChainParams> {
 }
 
 /** Overrides of every node config; a quiet network adds no `faults` entry, so nodes skip the fault path entirely. */
-export function nodeOverridesOf(opts: TestnetPointOptions): Partial<NodeConfigFile> {
+export function nodeOverridesOf(opts: TestnetSeriesOptions): Partial<NodeConfigFile> {
   return {
     ...(opts.executorWorkers !== undefined ? { executorWorkers: opts.executorWorkers } : {}),
     ...(opts.verifyWorkers !== undefined ? { verifyWorkers: opts.verifyWorkers } : {}),
@@ -107,39 +110,87 @@ export function restartSteps(restarts: readonly RestartFault[], validators: numb
   })
 }
 
-export async function runTestnetPoint(opts: TestnetPointOptions): Promise<TestnetPoint> {
-  if (!(opts.durationS > 0)) throw new RangeError(`runTestnetPoint: durationS (the measured window) must be positive, got ${opts.durationS}`)
-  const crashed = opts.crashed ?? 0
-  const restarts = opts.restarts ?? []
-  const steps = restartSteps(restarts, opts.validators, crashed)
-  const { point, perturbations } = await runTestnetLoad(
-    {
-      validators: opts.validators,
-      crashed,
-      accounts: opts.accounts,
-      params: chainParamsOf(opts),
-      node: nodeOverridesOf(opts),
-      logLevel: opts.logLevel ?? 'warn',
-      keep: false,
-      rate: opts.rate,
-      // The load generator's duration includes its warm-up; a point's is the measured window.
-      durationS: opts.warmupS + opts.durationS,
-      warmupS: opts.warmupS,
-      tx: { kind: opts.tx?.kind ?? 'transfer', computeUnits: opts.tx?.computeUnits ?? 0 },
-      ...(opts.env !== undefined ? { env: opts.env } : {}),
-      ...(steps.length > 0 ? { perturbations: steps } : {}),
-      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-    },
-    {
-      ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
-      ...(opts.onProgress !== undefined ? { onEvent: opts.onProgress } : {}),
-    },
-  )
-  const restartsApplied = survivedSteps(perturbations)
-  // An interrupted run skips steps on purpose; otherwise a step not applied means a mislabelled point.
-  if (restartsApplied < steps.length && opts.signal?.aborted !== true) {
-    const problems = perturbations.filter((e) => e.errors.length > 0 || e.phase === 'skipped').map((e) => `step ${e.step} ${e.spec} ${e.phase}: ${e.errors.join('; ') || e.detail}`)
-    throw new RestartScheduleError(`${restartsApplied} of ${steps.length} applied (${problems.join(' | ') || 'a step did not finish before the load ended'})`)
+/** The conditions of a series: everything of a point but its offered rate. */
+export type TestnetSeriesOptions = Omit<TestnetPointOptions, 'offeredTps' | 'onProgress'>
+
+/**
+ * Points of one series measured on one running testnet (TestnetSession): the validators start
+ * once, and each point is a load step on the drained chain. Restarts are applied in every step,
+ * at their times from that step's start.
+ */
+export class TestnetSeries {
+  readonly #opts: TestnetSeriesOptions
+  readonly #session: TestnetSession
+  readonly #restarts: PerturbationStep[]
+
+  private constructor(opts: TestnetSeriesOptions, session: TestnetSession, restarts: PerturbationStep[]) {
+    this.#opts = opts
+    this.#session = session
+    this.#restarts = restarts
   }
-  return { ...point, crashed, restartsApplied }
+
+  static async open(opts: TestnetSeriesOptions, onProgress?: (e: TestnetEvent) => void): Promise<TestnetSeries> {
+    if (!(opts.durationS > 0)) throw new RangeError(`runTestnetPoint: durationS (the measured window) must be positive, got ${opts.durationS}`)
+    const crashed = opts.crashed ?? 0
+    const restarts = restartSteps(opts.restarts ?? [], opts.validators, crashed)
+    const session = await TestnetSession.start(
+      {
+        validators: opts.validators,
+        crashed,
+        accounts: opts.accounts,
+        params: chainParamsOf(opts),
+        node: nodeOverridesOf(opts),
+        logLevel: opts.logLevel ?? 'warn',
+        keep: false,
+        perturbable: restarts.length > 0,
+        ...(opts.env !== undefined ? { env: opts.env } : {}),
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      },
+      {
+        ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+        ...(onProgress !== undefined ? { onEvent: onProgress } : {}),
+      },
+    )
+    return new TestnetSeries(opts, session, restarts)
+  }
+
+  async point(offeredTps: number, onProgress?: (e: TestnetEvent) => void): Promise<TestnetPoint> {
+    const opts = this.#opts
+    const { point, perturbations } = await this.#session.step(
+      {
+        offeredTps,
+        // The load generator's duration includes its warm-up; a point's is the measured window.
+        durationS: opts.warmupS + opts.durationS,
+        warmupS: opts.warmupS,
+        tx: { kind: opts.tx?.kind ?? 'transfer', computeUnits: opts.tx?.computeUnits ?? 0 },
+        ...(this.#restarts.length > 0 ? { perturbations: this.#restarts } : {}),
+        ...(opts.drainS !== undefined ? { drainS: opts.drainS } : {}),
+      },
+      {
+        ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+        ...(onProgress !== undefined ? { onEvent: onProgress } : {}),
+      },
+    )
+    const restartsApplied = survivedSteps(perturbations)
+    // An interrupted run skips steps on purpose; otherwise a step not applied means a mislabelled point.
+    if (restartsApplied < this.#restarts.length && opts.signal?.aborted !== true) {
+      const problems = perturbations.filter((e) => e.errors.length > 0 || e.phase === 'skipped').map((e) => `step ${e.step} ${e.spec} ${e.phase}: ${e.errors.join('; ') || e.detail}`)
+      throw new RestartScheduleError(`${restartsApplied} of ${this.#restarts.length} applied (${problems.join(' | ') || 'a step did not finish before the load ended'})`)
+    }
+    return { ...point, crashed: opts.crashed ?? 0, restartsApplied }
+  }
+
+  close(): Promise<void> {
+    return this.#session.close()
+  }
+}
+
+/** One point on a testnet of its own: started for it, stopped after it. */
+export async function runTestnetPoint(opts: TestnetPointOptions): Promise<TestnetPoint> {
+  const series = await TestnetSeries.open(opts, opts.onProgress)
+  try {
+    return await series.point(opts.offeredTps, opts.onProgress)
+  } finally {
+    await series.close()
+  }
 }

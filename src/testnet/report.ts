@@ -2,18 +2,10 @@ import { writeFile } from 'node:fs/promises'
 import { shortCommit, verifyBoundTps, type RunEnvironment } from '../core/environment.ts'
 import type { LiveSecond, LoadResult } from './load.ts'
 import type { PerturbationEvent } from './perturbations.ts'
+import { resultPoint, type PointCounters, type ResultPoint } from '../sim/result-point.ts'
 import type { LatencySummary } from './stats.ts'
 
-/** One measured point of a result document (docs/design.md §12 field names; scripts rely on them). */
-export interface ResultPoint extends Omit<LoadResult, 'submittedTxs' | 'uncommittedTxs' | 'windowS' | 'rejectReasons' | 'acknowledged'> {
-  readonly validators: number
-  readonly boundTps: number
-  readonly tpsToBound: number
-  readonly submittedTxs: number
-  readonly uncommittedTxs: number
-  readonly windowS: number
-  readonly rejectReasons: Readonly<Record<string, number>>
-}
+export type { ResultPoint } from '../sim/result-point.ts'
 
 /** What every measuring command writes with `--json F`. */
 export interface ResultDocument<C extends object = object> {
@@ -24,11 +16,11 @@ export interface ResultDocument<C extends object = object> {
   readonly perturbations?: readonly PerturbationEvent[]
 }
 
-export function resultPoint(validators: number, load: LoadResult, env: RunEnvironment): ResultPoint {
-  const boundTps = verifyBoundTps(env.verifiesPerSec, env.cores, validators)
-  // The acknowledged hashes go to their own file (`--acks`), not into every result document.
-  const { acknowledged: _, ...figures } = load
-  return { validators, ...figures, boundTps, tpsToBound: boundTps > 0 ? load.e2eTps / boundTps : 0 }
+/** A load run as a §12 point, with this machine's verify bound for n validators. */
+export function loadPoint(validators: number, load: LoadResult, env: RunEnvironment, counters: Partial<PointCounters> = {}): ResultPoint {
+  // The acknowledged hashes go to their own file (`--acks`) and the trace stays in memory: neither goes into every result document.
+  const { acknowledged: _acks, trace: _trace, ...figures } = load
+  return resultPoint(validators, figures, { ...figures, ...counters }, verifyBoundTps(env.verifiesPerSec, env.cores, validators))
 }
 
 export async function writeResultJson(path: string, doc: ResultDocument): Promise<void> {
@@ -58,20 +50,21 @@ const latency = (l: LatencySummary): string => `p50 ${ms(l.p50)} ms, p95 ${ms(l.
 
 /** The human summary; it repeats the configuration so a pasted summary is self-describing. */
 export function formatSummary(doc: ResultDocument, point: ResultPoint): string {
-  const reasons = Object.entries(point.rejectReasons)
+  const reasons = Object.entries(point.rejectReasons ?? {})
     .sort((a, b) => b[1] - a[1])
     .map(([reason, n]) => `      ${String(n).padStart(8)}  ${reason}`)
   return [
     'bftlab result',
     `  config        ${JSON.stringify(doc.config)}`,
     `  env           node ${doc.env.node}, ${doc.env.cores} × ${doc.env.cpuModel}, git ${shortCommit(doc.env.gitCommit)}`,
-    `  verify rate   ${fixed(doc.env.verifiesPerSec)} verifies/s/core → bound ${fixed(point.boundTps)} tx/s for ${point.validators} validators`,
+    `  verify rate   ${fixed(doc.env.verifiesPerSec)} verifies/s/core → bound ${fixed(point.boundTps ?? 0)} tx/s for ${point.validators} validators`,
     `  window        ${fixed(point.windowS, 1)} s after warm-up`,
     `  offered       ${fixed(point.offeredTps)} tx/s, accepted ${fixed(point.achievedSubmitTps)} tx/s (${point.submittedTxs} submitted)`,
     `  consensus     ${fixed(point.consensusTps)} tx/s, latency ${latency(point.consensusLatencyMs)}`,
-    `  end-to-end    ${fixed(point.e2eTps)} tx/s (${fixed(point.tpsToBound, 3)} of bound), latency ${latency(point.latencyMs)}`,
-    `  txs           ${point.committedTxs} committed, ${point.failedTxs} failed in execution, ${point.rejectedTxs} rejected, ${point.uncommittedTxs} accepted but not committed${point.resubmittedTxs > 0 ? `, ${point.resubmittedTxs} resubmissions` : ''}`,
+    `  end-to-end    ${fixed(point.e2eTps)} tx/s (${fixed(point.tpsToBound ?? 0, 3)} of bound), latency ${latency(point.latencyMs)}`,
+    `  txs           ${point.committedTxs} committed, ${point.failedTxs} failed in execution, ${point.rejectedTxs} rejected, ${point.uncommittedTxs} accepted but not committed${(point.resubmittedTxs ?? 0) > 0 ? `, ${point.resubmittedTxs} resubmissions` : ''}`,
     ...(reasons.length > 0 ? ['    rejected by reason', ...reasons] : []),
-    `  chain         ${point.committedBlocks} blocks, ${point.rounds} rounds, ${point.timeouts} timeouts, ${point.stateRootMismatches} state-root mismatches`,
+    `  chain         ${point.committedBlocks} blocks, ${point.rounds} rounds, ${point.timeouts} timeouts, ${point.stateRootMismatches ?? 0} state-root mismatches`,
+    ...(point.validatorCpuUsPerTx !== undefined ? [`  validator CPU ${fixed(point.validatorCpuUsPerTx)} µs per tx committed in the window, mean over validators (user + system)`] : []),
   ].join('\n')
 }

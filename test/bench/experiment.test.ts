@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { ExperimentError, experimentFromFlags, loadExperiment, parseExperiment, pointSpec } from '../../src/bench/experiment.ts'
+import { capacityOptions, ExperimentError, experimentFromFlags, loadExperiment, parseExperiment, pointSpec } from '../../src/bench/experiment.ts'
 
 const CONFIGS = new URL('../../configs/experiments/', import.meta.url).pathname
 
@@ -21,23 +21,25 @@ function rejects(data: unknown, ...fragments: string[]): void {
 
 test('the shipped experiment files are valid', async () => {
   const def = await loadExperiment(join(CONFIGS, 'default.toml'))
-  assert.deepEqual(def.validators, [4, 7, 10])
+  assert.deepEqual(def.validators, [4, 7, 10, 13, 16])
   assert.deepEqual(def.payloadModes, ['batches', 'full-block'])
+  assert.equal(def.rates, 'capacity')
+  assert.equal(capacityOptions(def).finalRuns, 3)
+  assert.equal(def.latencyCapMs, 1_000)
   const quick = await loadExperiment(join(CONFIGS, 'quick.toml'))
   assert.deepEqual(quick.validators, [4])
-  const saturate = await loadExperiment(join(CONFIGS, 'saturate.toml'))
-  assert.equal(saturate.rates, 'saturate')
-  assert.equal(saturate.saturate.maxTps, 16_000)
 })
 
 test('errors name the offending field', () => {
   rejects({ validators: [4, 'x'], rates: [100] }, 'validators[1]')
-  rejects({ validators: [4], rates: 'fast' }, 'rates', 'saturate')
+  rejects({ validators: [4], rates: 'fast' }, 'rates', 'capacity')
   rejects({ validators: [4], rates: [100], payloadModes: ['gossip'] }, 'payloadModes[0]')
   rejects({ validators: [4], rates: [100], durationS: -1 }, 'durationS')
   rejects({ validators: [4], rates: [100], network: { lossRate: 2 } }, 'network.lossRate')
   rejects({ validators: [4], rates: [100], tx: { computeUnits: 5 } }, 'tx.computeUnits', 'compute')
-  rejects({ validators: [4], rates: [100], saturate: { stepFactor: 1 } }, 'saturate.stepFactor')
+  rejects({ validators: [4], rates: 'capacity', capacity: { finalRuns: 2 } }, 'capacity.finalRuns')
+  rejects({ validators: [4], rates: 'capacity', capacity: { minTps: 500, maxTps: 100 } }, 'capacity.maxTps')
+  rejects({ validators: [4], rates: [100], latencyCapMs: 0 }, 'latencyCapMs', 'must be > 0')
   rejects({ validators: [4], rates: [100], sim: { latency: 'uniform:9-1' } }, 'sim.latency', 'below min')
   rejects({ validators: [4], rates: [100], bogus: 1 }, 'bogus')
   rejects({ rates: [100] }, 'validators')
@@ -58,17 +60,29 @@ test("'f' crashes the most validators each committee tolerates", () => {
 })
 
 test('flags build the same experiment a file would, and override a file', () => {
-  const e = experimentFromFlags({ validators: '4,7,10', rates: 'saturate', duration: '5', runs: '3', payloadModes: 'batches,full-block' })
+  const e = experimentFromFlags({ validators: '4,7,10', rates: '100,200', duration: '5', runs: '3', payloadModes: 'batches,full-block', latencyCap: '500' })
   assert.deepEqual(e.validators, [4, 7, 10])
-  assert.equal(e.rates, 'saturate')
+  assert.deepEqual(e.rates, [100, 200])
   assert.equal(e.durationS, 5)
   assert.equal(e.runs, 3)
+  assert.equal(e.latencyCapMs, 500)
   assert.deepEqual(e.payloadModes, ['batches', 'full-block'])
-  const overridden = experimentFromFlags({ rates: '100,200' }, { validators: [4], rates: 'saturate', name: 'base' }, 'base.toml')
+  const search = experimentFromFlags({ validators: '4', rates: 'capacity', startTps: '800', minTps: '100', maxTps: '9000', finalRuns: '4' })
+  assert.deepEqual(capacityOptions(search), { ...capacityOptions(parseExperiment({ validators: [4], rates: 'capacity' })), startTps: 800, minTps: 100, maxTps: 9_000, finalRuns: 4 })
+  const overridden = experimentFromFlags({ rates: '100,200' }, { validators: [4], rates: 'capacity', name: 'base' }, 'base.toml')
   assert.deepEqual(overridden.rates, [100, 200])
   assert.equal(overridden.name, 'base')
   assert.throws(() => experimentFromFlags({ validators: '4,x', rates: '1' }), /--validators: "x" is not a number/)
-  assert.throws(() => experimentFromFlags({ validators: '4', rates: '1', runs: '0' }), /runs/)
+  assert.throws(() => experimentFromFlags({ validators: '4', rates: '1', runs: '0' }), /--runs \(runs\)/)
+})
+
+test('bad or contradictory flags name the flag', () => {
+  assert.throws(() => experimentFromFlags({ validators: '4', rates: 'capacity', latencyCap: '0' }), /--latency-cap \(latencyCapMs\)[\s\S]*must be > 0/)
+  assert.throws(() => experimentFromFlags({ validators: '4', rates: 'capacity', latencyCap: '-5' }), /--latency-cap/)
+  // Search options with a fixed rate list, and fixed-list repetitions with a search, contradict each other.
+  assert.throws(() => experimentFromFlags({ validators: '4', rates: '100,200', maxTps: '5000' }), /--max-tps \(capacity\)[\s\S]*rates = "capacity" only/)
+  assert.throws(() => experimentFromFlags({ validators: '4', rates: 'capacity', runs: '3' }), /--runs \(runs\)[\s\S]*finalRuns/)
+  assert.throws(() => experimentFromFlags({ validators: '4', rates: 'capacity', minTps: '5000', maxTps: '1000' }), /--max-tps \(capacity\.maxTps\)/)
 })
 
 test('file syntax errors name the file', async () => {

@@ -1,9 +1,10 @@
 import { parseExperiment, type Experiment, type ExperimentInput, type PointSpec } from '../../src/bench/experiment.ts'
-import type { PointResult } from '../../src/bench/point.ts'
+import { runBench, statelessSeries, type BenchResults, type OpenSeries } from '../../src/bench/runner.ts'
 import type { RunEnvironment } from '../../src/core/environment.ts'
+import type { ResultPoint } from '../../src/sim/result-point.ts'
 
 export function experiment(overrides: Partial<ExperimentInput> = {}): Experiment {
-  return parseExperiment({ validators: [4, 7], rates: [1000, 2000, 4000], durationS: 1, warmupS: 0, runs: 1, ...overrides }, 'test')
+  return parseExperiment({ validators: [4, 7], rates: [1000, 2000, 4000], durationS: 1, warmupS: 0, ...overrides }, 'test')
 }
 
 export const ENV: RunEnvironment = { gitCommit: 'abc123', node: 'v22.0.0', cpuModel: 'test cpu', cores: 2, verifiesPerSec: 20_000 }
@@ -13,7 +14,7 @@ export const ENV: RunEnvironment = { gitCommit: 'abc123', node: 'v22.0.0', cpuMo
  * offered rate approaches capacity, and each run number shifts throughput by a known amount so
  * mean and stdev have exact expected values.
  */
-export function fakeResult(spec: PointSpec, runJitter = 0): PointResult {
+export function fakeResult(spec: PointSpec, runJitter = 0): ResultPoint {
   const capacity = 12_000 / spec.validators
   const e2eTps = Math.min(spec.offeredTps, capacity) + runJitter
   const load = Math.min(spec.offeredTps / capacity, 4)
@@ -26,9 +27,12 @@ export function fakeResult(spec: PointSpec, runJitter = 0): PointResult {
     e2eTps,
     latencyMs: latency,
     consensusLatencyMs: { p50: 20, p95: 30, p99: 40, mean: 22 },
+    submittedTxs: spec.offeredTps * spec.durationS,
     committedTxs: e2eTps * spec.durationS,
     rejectedTxs: 0,
+    uncommittedTxs: 0,
     failedTxs: 0,
+    windowS: spec.durationS,
     committedBlocks: 10,
     rounds: 10,
     timeouts: 0,
@@ -54,4 +58,24 @@ export function assertWellFormedXml(text: string): void {
   }
   if (stack.length > 0) throw new Error(`unclosed <${stack.join('>, <')}>`)
   if (roots !== 1) throw new Error(`expected one root element, found ${roots}`)
+}
+
+/** A fake series runner measuring each point with `measure` (default: fakeResult). */
+export function fakeSeries(measure: (spec: PointSpec) => Promise<unknown> = async (spec) => fakeResult(spec)): OpenSeries {
+  return statelessSeries(measure)
+}
+
+/**
+ * A capacity sweep over fake series at n = 4, 7, 10 in both modes: full-block reaches 60 % of
+ * the batch capacity and reports round timeouts past its capacity; at n = 4 batches never
+ * saturates below maxTps 2,800 (capacity 3,000), so its capacity is only "≥ 2,800".
+ */
+export async function fakeCapacityBench(opts: { sim?: boolean } = {}): Promise<BenchResults> {
+  const e = experiment({ name: 'fake', validators: [4, 7, 10], rates: 'capacity', payloadModes: ['batches', 'full-block'], capacity: { startTps: 1_000, maxTps: 2_800 }, sim: { validators: [64] } })
+  let k = 0
+  const measure = async (s: PointSpec): Promise<ResultPoint> => {
+    const r = fakeResult(s.payloadMode === 'batches' ? s : { ...s, validators: s.validators / 0.6 }, (k++ % 2) * 5)
+    return { ...r, validators: s.validators, timeouts: s.payloadMode === 'full-block' && r.e2eTps < 0.95 * s.offeredTps ? 3 : 0 }
+  }
+  return runBench({ experiment: e, env: ENV, openTestnetSeries: fakeSeries(measure), ...(opts.sim === true ? { sim: { openSeries: fakeSeries(measure), payloadModes: ['batches'] } } : {}), progress: { write: () => true } })
 }

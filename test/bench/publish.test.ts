@@ -3,7 +3,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { embeddedPlots, publishBench } from '../../src/bench/publish.ts'
+import { embeddedPlots, publishBench, README_END, README_START } from '../../src/bench/publish.ts'
+import { writeBenchOutput } from '../../src/bench/results.ts'
+import { fakeCapacityBench } from './fixtures.ts'
 
 let root: string
 before(async () => {
@@ -44,5 +46,26 @@ test('an interrupted sweep or a report naming a missing plot is refused', async 
 })
 
 test('embedded plots are read from markdown image links only', () => {
-  assert.deepEqual(embeddedPlots('![T](x.svg)\n[link](y.svg)\n![U](z.svg)'), ['x.svg', 'z.svg'])
+  assert.deepEqual(embeddedPlots('![T](x.svg)\n[link](y.svg)\n![U](z.svg)'), [
+    { title: 'T', file: 'x.svg' },
+    { title: 'U', file: 'z.svg' },
+  ])
+})
+
+test("the README's generated block is rewritten from the run: the capacity table and the published plots", async () => {
+  const source = join(root, 'capacity-run')
+  await writeBenchOutput(source, await fakeCapacityBench())
+  const readme = join(root, 'README.md')
+  await writeFile(readme, `# Title\n\nBefore.\n\n${README_START}\nold table\n${README_END}\n\nAfter.\n`)
+  await publishBench(source, join(root, 'docs', 'bench'), readme)
+  const text = await readFile(readme, 'utf8')
+  assert.ok(text.startsWith('# Title\n\nBefore.\n\n' + README_START) && text.endsWith(`${README_END}\n\nAfter.\n`), text)
+  assert.doesNotMatch(text, /old table/)
+  assert.match(text, /`fake` experiment, commit `abc123`, 2 × test cpu, 20,000 verifies\/s\/core/)
+  assert.match(text, /\| n \| payload \| capacity tx\/s \| p50 ms \| p99 ms \| capacity\/bound \| validator CPU µs\/tx \|/)
+  assert.match(text, /\| 4 \| batches \| ≥ 2,80\d/)
+  assert.match(text, /!\[Capacity vs validator count\]\(docs\/bench\/capacity-vs-validators\.svg\)/)
+  // A README without the block is refused, never appended to.
+  await writeFile(readme, '# No block\n')
+  await assert.rejects(publishBench(source, join(root, 'docs', 'bench'), readme), /has no .* block to replace/)
 })

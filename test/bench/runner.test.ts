@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { PointSpec } from '../../src/bench/experiment.ts'
-import { runBench, runSweep, saturationRates } from '../../src/bench/runner.ts'
-import { experiment, ENV, fakeResult } from './fixtures.ts'
+import { runBench, runSweep, type SeriesRunner } from '../../src/bench/runner.ts'
+import { experiment, ENV, fakeResult, fakeSeries } from './fixtures.ts'
 
 /** Collects progress output instead of writing to stderr. */
 function sink() {
@@ -19,14 +19,23 @@ test('every run is kept and folded into mean ± sample stdev', async () => {
     experiment: e,
     source: 'testnet',
     validators: e.validators,
-    runPoint: async (spec) => {
+    openSeries: fakeSeries(async (spec) => {
       calls.push(spec)
       return fakeResult(spec, shifts[calls.length - 1])
-    },
+    }),
     machineBoundTps: (n) => 40_000 / n,
+    boundPoints: true,
     progress: sink(),
   })
   assert.equal(runs.length, 3)
+  assert.deepEqual(
+    runs.map((r) => [r.role, r.run]),
+    [
+      ['fixed', 1],
+      ['fixed', 2],
+      ['fixed', 3],
+    ],
+  )
   assert.deepEqual(calls.map((c) => c.seed), [e.seed, e.seed + 1, e.seed + 2])
   assert.equal(points.length, 1)
   const p = points[0]!
@@ -37,6 +46,8 @@ test('every run is kept and folded into mean ± sample stdev', async () => {
   assert.equal(p.boundTps, 10_000)
   assert.ok(Math.abs(p.tpsToBound! - 0.101) < 1e-12)
   assert.equal(p.safetyViolations, 0)
+  // Run 1 read 990 of 1000 offered: every run must keep up for the point to count as kept up.
+  assert.equal(p.keptUp, true)
 })
 
 test('a violation in any run is reported, never averaged away', async () => {
@@ -46,55 +57,88 @@ test('a violation in any run is reported, never averaged away', async () => {
     experiment: e,
     source: 'testnet',
     validators: e.validators,
-    runPoint: async (spec) => ({ ...fakeResult(spec), safetyViolations: ++call === 2 ? 1 : 0 }),
+    openSeries: fakeSeries(async (spec) => ({ ...fakeResult(spec), safetyViolations: ++call === 2 ? 1 : 0 })),
     progress: sink(),
   })
   assert.equal(points[0]!.safetyViolations, 1)
 })
 
-test('saturate steps the rate up geometrically and stops once commits fall below 0.9 × offered', async () => {
-  const e = experiment({ validators: [4, 7], rates: 'saturate', saturate: { startTps: 500, stepFactor: 2, maxTps: 64_000, p99CapMs: 1e9 } })
-  assert.deepEqual(saturationRates(e.saturate).slice(0, 4), [500, 1000, 2000, 4000])
-  const offered: string[] = []
-  const { points, outcomes } = await runSweep({
+test('a capacity sweep searches each series, keeps every run with its role, and reports mean ± stdev at the rate found', async () => {
+  // fakeResult: capacity 12000/n tx/s (3000 at n=4, 1714 at n=7); p50 50·(1 + load) stays under 1 s.
+  const e = experiment({ validators: [4, 7], rates: 'capacity', capacity: { startTps: 1000 } })
+  const opened: number[] = []
+  const closed: number[] = []
+  const { capacities, runs, points } = await runSweep({
     experiment: e,
     source: 'testnet',
     validators: e.validators,
-    runPoint: async (spec) => {
-      offered.push(`${spec.validators}@${spec.offeredTps}`)
-      return fakeResult(spec)
+    openSeries: async (spec): Promise<SeriesRunner> => {
+      opened.push(spec.validators)
+      return { measure: async (s) => fakeResult(s), close: async () => void closed.push(spec.validators) }
     },
+    machineBoundTps: (n) => 40_000 / n,
+    boundPoints: true,
     progress: sink(),
   })
-  // Capacity 3000 tx/s at n=4: 4000 offered gives 3000 < 3600, the first saturated point.
-  // Capacity 1714 tx/s at n=7: 2000 offered gives 1714 < 1800.
-  assert.deepEqual(offered, ['4@500', '4@1000', '4@2000', '4@4000', '7@500', '7@1000', '7@2000'])
-  assert.equal(points.length, 7)
-  assert.deepEqual(
-    outcomes.map((o) => [o.validators, o.reason, o.saturatedAtTps]),
-    [
-      [4, 'throughput', 4000],
-      [7, 'throughput', 2000],
-    ],
-  )
+  // One series runner per (mode, count), closed after its search.
+  assert.deepEqual(opened, [4, 7])
+  assert.deepEqual(closed, [4, 7])
+  const n4 = capacities.find((c) => c.validators === 4)!
+  assert.equal(n4.status, 'found')
+  assert.ok(n4.offeredTps <= 3000 / 0.95 && n4.failingTps! / n4.offeredTps <= 1.05, `n=4 found ${n4.offeredTps}, misses at ${n4.failingTps}`)
+  assert.equal(n4.finalRuns, 3)
+  assert.equal(n4.finalsMeetingCriteria, 3)
+  assert.equal(n4.e2eTpsStdev, 0)
+  assert.equal(n4.boundTps, 10_000)
+  assert.ok(Math.abs(n4.tpsToBound! - n4.e2eTps / 10_000) < 1e-12)
+  const roles = new Set(runs.filter((r) => r.spec.validators === 4).map((r) => r.role))
+  assert.deepEqual([...roles].sort(), ['bisect', 'bracket', 'final'])
+  // n=7 starts from n=4's capacity/bound × n=7's bound, not from startTps … unless startTps is set, as here.
+  assert.equal(runs.find((r) => r.spec.validators === 7)!.spec.offeredTps, 1000)
+  // Every rate measured is an aggregated point (the finals' rate folds its 3 runs and the search's run there).
+  const atCapacity = points.find((p) => p.validators === 4 && p.offeredTps === n4.offeredTps)!
+  assert.equal(atCapacity.runs, runs.filter((r) => r.spec.validators === 4 && r.spec.offeredTps === n4.offeredTps).length)
 })
 
-test('saturate also stops when p99 passes the cap, and at maxTps', async () => {
-  // fakeResult's p99 at load x is 150·(1 + x²): at n=4, 2000 tx/s is x = 2/3 → 217 ms > 200 ms.
-  const capped = experiment({ validators: [4], rates: 'saturate', saturate: { startTps: 500, p99CapMs: 200 } })
-  const byLatency = await runSweep({ experiment: capped, source: 'testnet', validators: [4], runPoint: async (s) => fakeResult(s), progress: sink() })
-  assert.deepEqual(byLatency.outcomes[0], { source: 'testnet', validators: 4, payloadMode: 'batches', reason: 'latency', saturatedAtTps: 2000 })
-  const low = experiment({ validators: [4], rates: 'saturate', saturate: { startTps: 100, maxTps: 800, p99CapMs: 1e9 } })
-  const byMax = await runSweep({ experiment: low, source: 'testnet', validators: [4], runPoint: async (s) => fakeResult(s), progress: sink() })
-  assert.deepEqual(byMax.points.map((p) => p.offeredTps), [100, 200, 400, 800])
-  assert.equal(byMax.outcomes[0]!.reason, 'maxTps')
+test('a series that keeps up at maxTps says so and how to find its capacity', async () => {
+  const e = experiment({ validators: [4], rates: 'capacity', capacity: { startTps: 1000, maxTps: 2000 } })
+  const out = sink()
+  const { capacities } = await runSweep({ experiment: e, source: 'testnet', validators: [4], openSeries: fakeSeries(), progress: out })
+  assert.equal(capacities[0]!.status, 'atLeast')
+  assert.ok(out.lines.some((l) => l.startsWith('testnet n=4 batches: kept up at --max-tps 2000 tx/s, so its capacity is at least that; raise --max-tps')))
+})
+
+test('without startTps a series starts from the verify bound, then from the capacity/bound measured at the same count or the previous one', async () => {
+  const e = experiment({ validators: [4, 7], rates: 'capacity', payloadModes: ['batches', 'full-block'] })
+  const { runs, capacities } = await runSweep({ experiment: e, source: 'testnet', validators: e.validators, openSeries: fakeSeries(), machineBoundTps: (n) => 40_000 / n, boundPoints: true, progress: sink() })
+  // 0.25 × 10,000 at n=4.
+  assert.equal(runs[0]!.spec.offeredTps, 2500)
+  const first = (n: number, mode: string) => runs.find((r) => r.spec.validators === n && r.spec.payloadMode === mode)!.spec.offeredTps
+  const toBound = (n: number) => capacities.find((c) => c.validators === n && c.payloadMode === 'batches')!.tpsToBound!
+  // n=7 batches: n=4 batches' capacity/bound × n=7's bound; full-block: the same count's batches.
+  assert.equal(first(7, 'batches'), Math.round(toBound(4) * (40_000 / 7)))
+  assert.equal(first(4, 'full-block'), Math.round(toBound(4) * 10_000))
+  assert.equal(first(7, 'full-block'), Math.round(toBound(7) * (40_000 / 7)))
+})
+
+test('a series in which no rate meets the criteria is recorded, and the sweep goes on with the others', async () => {
+  // p50 is 50·(1 + load) ms: at n=16 even minTps 100 misses a 55 ms cap, at n=4 low rates meet it.
+  const e = experiment({ validators: [16, 4], rates: 'capacity', latencyCapMs: 55, capacity: { startTps: 400, minTps: 100 } })
+  const out = sink()
+  const { capacities, noCapacity, runs } = await runSweep({ experiment: e, source: 'testnet', validators: e.validators, openSeries: fakeSeries(), progress: out })
+  assert.deepEqual(noCapacity.map((c) => [c.validators, c.payloadMode]), [[16, 'batches']])
+  assert.match(noCapacity[0]!.message, /^testnet n=16 batches: no rate meets the capacity criteria: even --min-tps 100 tx\/s misses them \(p50 \d+ ms > --latency-cap 55 ms\)/)
+  assert.ok(out.lines.some((l) => l.startsWith('testnet n=16 batches: no rate meets')))
+  assert.deepEqual(runs.filter((r) => r.spec.validators === 16).map((r) => r.spec.offeredTps), [400, 200, 100])
+  assert.deepEqual(capacities.map((c) => c.validators), [4])
 })
 
 test('a fixed rate list is measured in full even past saturation', async () => {
   const e = experiment({ validators: [4], rates: [1000, 4000, 8000] })
-  const { points, outcomes } = await runSweep({ experiment: e, source: 'testnet', validators: [4], runPoint: async (s) => fakeResult(s), progress: sink() })
+  const { points, capacities } = await runSweep({ experiment: e, source: 'testnet', validators: [4], openSeries: fakeSeries(), progress: sink() })
   assert.deepEqual(points.map((p) => p.offeredTps), [1000, 4000, 8000])
-  assert.equal(outcomes[0]!.saturatedAtTps, 4000)
+  assert.deepEqual(points.map((p) => p.keptUp), [true, false, false])
+  assert.deepEqual(capacities, [])
 })
 
 test('progress shows run i of N, elapsed and ETA', async () => {
@@ -105,49 +149,65 @@ test('progress shows run i of N, elapsed and ETA', async () => {
     experiment: e,
     source: 'testnet',
     validators: [4],
-    runPoint: async (s) => {
+    openSeries: fakeSeries(async (s) => {
       clock += 10_000
       return fakeResult(s)
-    },
+    }),
     progress: out,
     now: () => clock,
   })
-  assert.match(out.lines[0]!, /run 1\/4 · n=4 batches 1000 tx\/s \(run 1\/2\) · elapsed 0s · ETA \?/)
+  assert.match(out.lines[0]!, /run 1\/4 · n=4 batches 1000 tx\/s \(fixed 1\) · elapsed 0s · ETA \?/)
   assert.match(out.lines[1]!, /run 2\/4 .* elapsed 10s · ETA 30s/)
   assert.match(out.lines[3]!, /run 4\/4 .* elapsed 30s · ETA 10s/)
   assert.match(out.lines[4]!, /4 runs in 40s/)
 })
 
+test('a capacity sweep’s total is an estimate, corrected by each finished series', async () => {
+  const e = experiment({ validators: [4, 7], rates: 'capacity', capacity: { startTps: 1000 } })
+  const out = sink()
+  const { runs } = await runSweep({ experiment: e, source: 'testnet', validators: e.validators, openSeries: fakeSeries(), progress: out })
+  // Estimate: (6 search + 3 final) × 2 series.
+  assert.match(out.lines[0]!, /run 1\/~18 /)
+  const n4Runs = runs.filter((r) => r.spec.validators === 4).length
+  assert.match(out.lines[n4Runs]!, /^testnet n=4 batches: capacity \d+ ± \d+ tx\/s \(offered \d+, misses at \d+; 3 of 3 finals met the criteria\)/)
+  assert.match(out.lines[n4Runs + 1]!, new RegExp(`run ${n4Runs + 1}/~${n4Runs + 9} `))
+})
+
 test('a result that does not match docs/design.md §12 fails with the point and the field', async () => {
   const e = experiment({ validators: [4], rates: [1000] })
   await assert.rejects(
-    runSweep({ experiment: e, source: 'testnet', validators: [4], runPoint: async (s) => ({ ...fakeResult(s), e2eTps: 'fast' }), progress: sink() }),
-    (err: Error) => err.message.includes('testnet n=4 batches 1000 tx/s run 1/1') && err.message.includes('e2eTps'),
+    runSweep({ experiment: e, source: 'testnet', validators: [4], openSeries: fakeSeries(async (s) => ({ ...fakeResult(s), e2eTps: 'fast' })), progress: sink() }),
+    (err: Error) => err.message.includes('testnet n=4 batches 1000 tx/s fixed run 1') && err.message.includes('e2eTps'),
   )
   await assert.rejects(
-    runSweep({ experiment: e, source: 'testnet', validators: [4], runPoint: async () => Promise.reject(new Error('node 2 exited')), progress: sink() }),
-    /testnet n=4 batches 1000 tx\/s run 1\/1 failed: node 2 exited/,
+    runSweep({ experiment: e, source: 'testnet', validators: [4], openSeries: fakeSeries(async () => Promise.reject(new Error('node 2 exited'))), progress: sink() }),
+    /testnet n=4 batches 1000 tx\/s fixed run 1 failed: node 2 exited/,
   )
 })
 
-test('an interrupt ends the sweep and discards the run it cut short', async () => {
-  const e = experiment({ validators: [4], rates: [1000, 2000, 3000] })
+test('an interrupt ends the sweep, discards the run it cut short and still closes the series', async () => {
+  const e = experiment({ validators: [4, 7], rates: [1000, 2000, 3000] })
   const controller = new AbortController()
   let calls = 0
+  let closed = 0
   const result = await runSweep({
     experiment: e,
     source: 'testnet',
-    validators: [4],
-    runPoint: async (s) => {
-      if (++calls === 2) controller.abort()
-      return fakeResult(s)
-    },
+    validators: e.validators,
+    openSeries: async () => ({
+      measure: async (s) => {
+        if (++calls === 2) controller.abort()
+        return fakeResult(s)
+      },
+      close: async () => void closed++,
+    }),
     progress: sink(),
     signal: controller.signal,
   })
   assert.equal(result.interrupted, true)
   assert.deepEqual(result.points.map((p) => p.offeredTps), [1000])
   assert.equal(calls, 2)
+  assert.equal(closed, 1)
 })
 
 test('runBench adds a simulator sweep over the experiment counts plus sim.validators', async () => {
@@ -156,12 +216,12 @@ test('runBench adds a simulator sweep over the experiment counts plus sim.valida
   const results = await runBench({
     experiment: e,
     env: ENV,
-    runTestnetPoint: async (s) => fakeResult(s),
+    openTestnetSeries: fakeSeries(),
     sim: {
-      runPoint: async (s) => {
+      openSeries: fakeSeries(async (s) => {
         simCounts.push(`${s.validators}/${s.payloadMode}`)
         return fakeResult(s)
-      },
+      }),
       payloadModes: ['batches'],
     },
     progress: sink(),
@@ -173,7 +233,7 @@ test('runBench adds a simulator sweep over the experiment counts plus sim.valida
   assert.equal(results.points.find((p) => p.source === 'sim')!.boundTps, undefined)
   assert.equal(results.interrupted, false)
   await assert.rejects(
-    runBench({ experiment: experiment({ payloadModes: ['full-block'] }), env: ENV, runTestnetPoint: async (s) => fakeResult(s), sim: { runPoint: async (s) => fakeResult(s), payloadModes: ['batches'] }, progress: sink() }),
+    runBench({ experiment: experiment({ payloadModes: ['full-block'] }), env: ENV, openTestnetSeries: fakeSeries(), sim: { openSeries: fakeSeries(), payloadModes: ['batches'] }, progress: sink() }),
     /--sim: the simulator models payload modes batches only/,
   )
 })

@@ -4,7 +4,7 @@ import { runSpread } from '../../src/bench/aggregate.ts'
 import { benchReport, STABILITY_TOLERANCE } from '../../src/bench/report.ts'
 import { resultsCsv } from '../../src/bench/results.ts'
 import { runBench } from '../../src/bench/runner.ts'
-import { ENV, experiment, fakeResult } from './fixtures.ts'
+import { ENV, experiment, fakeResult, fakeSeries } from './fixtures.ts'
 
 test('run spread is max/min − 1, infinite when only some runs committed', () => {
   assert.equal(runSpread([100]), 0)
@@ -21,13 +21,13 @@ async function twoRunBench() {
   return runBench({
     experiment: e,
     env: ENV,
-    runTestnetPoint: async (spec) => {
+    openTestnetSeries: fakeSeries(async (spec) => {
       const run = (calls.get(spec.validators) ?? 0) + 1
       calls.set(spec.validators, run)
       const base = fakeResult(spec)
       const factor = run === 1 ? 1 : spec.validators === 7 ? 1.3 : 1.1
       return { ...base, e2eTps: base.e2eTps * factor }
-    },
+    }),
     progress: { write: () => true },
   })
 }
@@ -52,7 +52,7 @@ test('a single-run sweep has no stability section and no spread', async () => {
   const results = await runBench({
     experiment: experiment({ validators: [4], rates: [500], runs: 1 }),
     env: ENV,
-    runTestnetPoint: async (spec) => fakeResult(spec),
+    openTestnetSeries: fakeSeries(),
     progress: { write: () => true },
   })
   assert.equal(results.points[0]!.e2eTpsSpread, undefined)

@@ -56,7 +56,7 @@ describe('chaos: each validator killed in turn, a 2|2 partition healed, all unde
     const accounts = await freshAccounts(testnet)
     const txs = await presignTransfers(accounts, RATE * LOAD_S)
     const stopLoad = new AbortController()
-    const load = runLoad({ targets: testnet.urls, rate: RATE, durationS: LOAD_S, warmupS: 0, drainS: DRAIN_S, rebroadcastAfterS: REBROADCAST_S, txs, signal: stopLoad.signal })
+    const load = runLoad({ targets: testnet.urls, offeredTps: RATE, durationS: LOAD_S, warmupS: 0, drainS: DRAIN_S, rebroadcastAfterS: REBROADCAST_S, txs, signal: stopLoad.signal })
     const events: PerturbationEvent[] = []
     let survived = 0
     /** Runs a one-step schedule to completion. */

@@ -77,7 +77,7 @@ async function main(): Promise<number> {
     let lastReport = Date.now()
     const load = await runLoad({
       targets: testnet.urls,
-      rate: RATE,
+      offeredTps: RATE,
       durationS: seconds,
       warmupS: 0,
       drainS: DRAIN_S,

@@ -19,7 +19,7 @@ describe('one validator crashes under load and comes back', { timeout: 120_000 }
     const survivors = testnet.urls.filter((_, i) => i !== VICTIM)
     const txs = await presignTransfers(accounts, RATE * LOAD_S)
     // Load only the survivors, so no client tx is lost with the victim's mempool.
-    const load = runLoad({ targets: survivors, rate: RATE, durationS: LOAD_S, warmupS: 0, drainS: 30, txs })
+    const load = runLoad({ targets: survivors, offeredTps: RATE, durationS: LOAD_S, warmupS: 0, drainS: 30, txs })
 
     await sleep(4_000)
     const exit = await testnet.processes.kill(VICTIM)

@@ -7,6 +7,7 @@ import { sha256, toHex } from '../../src/core/hash.ts'
 import { deriveSeed, keyPairFromSeed } from '../../src/core/keys.ts'
 import { Prng } from '../../src/core/prng.ts'
 import { decodeTx, txHash, verifyTx } from '../../src/core/tx.ts'
+import { traceMetrics } from '../../src/sim/result-point.ts'
 import { runLoad, type LiveSecond } from '../../src/testnet/load.ts'
 import { NodeApiError, SseFramer, followCommits, submitTxs } from '../../src/testnet/node-client.ts'
 import { presignTransfers } from '../../src/testnet/presign.ts'
@@ -129,7 +130,7 @@ describe('load generator against two fake validators', () => {
     const durationS = 3
     const txs = await presignTransfers(accounts, rate * durationS, { workers: 2 })
     const seconds: LiveSecond[] = []
-    const result = await runLoad({ targets, rate, durationS, warmupS: 1, drainS: 5, txs, onSecond: (s) => seconds.push(s) })
+    const result = await runLoad({ targets, offeredTps: rate, durationS, warmupS: 1, drainS: 5, txs, onSecond: (s) => seconds.push(s) })
 
     for (const v of validators) {
       assert.deepEqual(v.badSignatures, [], 'every pre-signed tx verifies')
@@ -147,6 +148,10 @@ describe('load generator against two fake validators', () => {
     assert.ok(result.latencyMs.p50 >= 0 && result.latencyMs.p99 >= result.latencyMs.p50)
     assert.ok(result.committedBlocks > 0 && result.consensusTps > 0 && result.e2eTps > 0)
     assert.equal(result.offeredTps, rate)
+    // Every figure comes from the recorded trace through the shared definitions, nothing re-derived here.
+    assert.deepEqual(traceMetrics(result.trace, rate), Object.fromEntries(Object.keys(traceMetrics(result.trace, rate)).map((k) => [k, result[k as keyof typeof result]])))
+    // The chain kept up: the sustained e2e rate reads the offered rate less the frozen account's tenth, within a tick's batching.
+    assert.ok(Math.abs(result.e2eTps - 0.9 * rate) <= 0.1 * rate, `e2e ${result.e2eTps} tx/s`)
     assert.equal(result.safetyViolations, 0, 'both validators report the same blocks')
     assert.ok(seconds.length >= 2, `${seconds.length} live lines`)
     assert.ok(seconds.some((s) => s.committed > 0 && s.height > 0))
@@ -173,7 +178,7 @@ describe('load generator against a validator slow to answer', () => {
     const rate = 200
     const durationS = 3
     const txs = await presignTransfers(accounts, rate * durationS, { workers: 1 })
-    const result = await runLoad({ targets: [target], rate, durationS, warmupS: 1, drainS: 5, txs })
+    const result = await runLoad({ targets: [target], offeredTps: rate, durationS, warmupS: 1, drainS: 5, txs })
     assert.equal(result.uncommittedTxs, 0)
     // One request is in flight at a time and each reply takes REPLY_DELAY_MS, while the chain
     // commits within BLOCK_INTERVAL_MS of arrival: txs falling due during a reply wait for it,

@@ -35,9 +35,9 @@ describe('bftlab testnet', { timeout: 120_000 }, () => {
     assert.match(run.stdout, /end-to-end .* tx\/s/, 'summary')
     assert.deepEqual(processesMentioning(nodeConfigs(dir)), [])
 
-    const doc = JSON.parse(await readFile(json, 'utf8')) as ResultDocument<{ validators: number; rate: number }>
+    const doc = JSON.parse(await readFile(json, 'utf8')) as ResultDocument<{ validators: number; offeredTps: number }>
     assert.equal(doc.config.validators, 4)
-    assert.equal(doc.config.rate, 200)
+    assert.equal(doc.config.offeredTps, 200)
     for (const field of ['gitCommit', 'node', 'cpuModel', 'cores', 'verifiesPerSec'] as const) assert.ok(doc.env[field] !== undefined, `env.${field}`)
     assert.ok(doc.env.verifiesPerSec > 0)
     assert.equal(doc.points.length, 1)
@@ -47,7 +47,7 @@ describe('bftlab testnet', { timeout: 120_000 }, () => {
     assert.ok(point.committedBlocks > 0)
     assert.ok(point.e2eTps > 0 && point.consensusTps > 0)
     assert.equal(point.stateRootMismatches, 0)
-    assert.equal(point.tpsToBound, point.e2eTps / point.boundTps)
+    assert.equal(point.tpsToBound, point.e2eTps / point.boundTps!)
     assert.equal(point.boundTps, (doc.env.verifiesPerSec * doc.env.cores) / 4)
   })
 

@@ -1,12 +1,12 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { readdir, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import type { Command } from 'commander'
+import { CommanderError, type Command } from 'commander'
 import { interruptSignal } from '../interrupt.ts'
 import { describeEnvironment, measureVerifiesPerSec } from '../../core/environment.ts'
-import { experimentFromFlags, readExperimentFile, type ExperimentFlags } from '../../bench/experiment.ts'
-import { SIM_PAYLOAD_MODES, simPointRunner, testnetPointRunner } from '../../bench/point-runners.ts'
-import { writeBenchOutput } from '../../bench/results.ts'
-import { runBench } from '../../bench/runner.ts'
+import { ExperimentError, experimentFromFlags, readExperimentFile, type Experiment, type ExperimentFlags } from '../../bench/experiment.ts'
+import { SIM_PAYLOAD_MODES, simSeriesRunner, testnetSeriesRunner } from '../../bench/point-runners.ts'
+import { StagedOutput, writeBenchOutput } from '../../bench/results.ts'
+import { runBench, simPayloadModes } from '../../bench/runner.ts'
 
 /** Where results go without --out: one folder per experiment name. */
 export const DEFAULT_RESULTS_DIR = 'bench/results'
@@ -17,31 +17,46 @@ interface BenchFlags extends ExperimentFlags {
   out?: string
 }
 
+/** Everything the flags decide, checked before any process starts or any file is written. */
+async function experimentOf(flags: BenchFlags): Promise<Experiment> {
+  if (flags.experiment === undefined) return experimentFromFlags(flags)
+  return experimentFromFlags(flags, await readExperimentFile(flags.experiment), basename(flags.experiment))
+}
+
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('sweep validator counts × offered load on local testnets (and optionally the simulator): results.json, results.csv, SVG plots, report.md')
+    .description('capacity (or fixed-rate) sweeps over validator counts on local testnets, optionally the simulator too: results.json, results.csv, SVG plots, report.md')
     .option('--experiment <file>', 'experiment file (.toml or .json, see configs/experiments/); the flags below override its fields')
     .option('--validators <list>', 'validator counts, e.g. 4,7,10')
-    .option('--rates <list|saturate>', 'offered tx/s per point, e.g. 1000,2000, or "saturate" to step the rate up until the system stops keeping up')
+    .option('--rates <list|capacity>', 'offered tx/s per point, e.g. 1000,2000, or "capacity" to search each series for its capacity')
     .option('--payload-modes <list>', 'batches, full-block or both (comma-separated)')
     .option('--duration <s>', 'measured seconds per run (after warm-up)')
     .option('--warmup <s>', 'seconds of load before measuring')
-    .option('--runs <k>', 'repetitions per point (mean ± stdev)')
+    .option('--runs <k>', 'repetitions of each rate of a fixed list (mean ± stdev)')
+    .option('--latency-cap <ms>', 'p50 latency a rate must stay under to count towards capacity (and the p99 cap of the latency-cap plot); default 1000')
+    .option('--start-tps <tx/s>', 'capacity search: first rate tried (default: a fraction of the verify bound)')
+    .option('--min-tps <tx/s>', 'capacity search: lowest rate halving may reach (default 50)')
+    .option('--max-tps <tx/s>', 'capacity search: highest rate doubling may reach (default 64000)')
+    .option('--final-runs <k>', 'capacity search: runs at the rate found (≥ 3, default 3)')
     .option('--name <name>', 'experiment name (names the default output folder)')
     .option('--sim', 'also run the sweep through the simulator, for the same counts and for sim.validators (default 64,128,256 on a WAN profile)')
-    .option('--out <dir>', `output folder (default ${DEFAULT_RESULTS_DIR}/<name>)`)
+    .option('--out <dir>', `output folder (default ${DEFAULT_RESULTS_DIR}/<name>); replaced only once the sweep has finished`)
     .action(async (flags: BenchFlags, command: Command) => {
       if (flags.experiment === undefined && flags.validators === undefined) {
-        command.error('error: give --experiment <file>, or --validators and --rates (e.g. --validators 4,7,10 --rates 1000,2000)')
+        command.error('error: give --experiment <file>, or --validators and --rates (e.g. --validators 4,7,10 --rates capacity)', { exitCode: 2 })
       }
-      const experiment =
-        flags.experiment === undefined
-          ? experimentFromFlags(flags)
-          : experimentFromFlags(flags, await readExperimentFile(flags.experiment), basename(flags.experiment))
-      const out = flags.out ?? join(DEFAULT_RESULTS_DIR, experiment.name)
-      const testnetLog = join(out, 'testnet.log')
-      await mkdir(out, { recursive: true })
+      let experiment: Experiment
+      try {
+        experiment = await experimentOf(flags)
+        if (flags.sim === true) simPayloadModes(experiment, SIM_PAYLOAD_MODES)
+      } catch (err) {
+        // Bad input: nothing has started and nothing is written.
+        if (err instanceof ExperimentError) command.error(`error: ${(err as Error).message}`, { exitCode: 2 })
+        throw err
+      }
+      const output = await StagedOutput.create(flags.out ?? join(DEFAULT_RESULTS_DIR, experiment.name))
+      const testnetLog = join(output.dir, 'testnet.log')
       await writeFile(testnetLog, '')
       console.error(`bench ${experiment.name}: measuring this machine's verify rate …`)
       // Measured before any validator runs, so the probe has the cores to itself.
@@ -51,11 +66,22 @@ export function registerBenchCommand(program: Command): void {
         const results = await runBench({
           experiment,
           env,
-          runTestnetPoint: testnetPointRunner(testnetLog, env, interrupt.signal),
-          ...(flags.sim === true ? { sim: { runPoint: simPointRunner(experiment, env), payloadModes: SIM_PAYLOAD_MODES } } : {}),
+          openTestnetSeries: testnetSeriesRunner(experiment, testnetLog, env, interrupt.signal),
+          ...(flags.sim === true ? { sim: { openSeries: simSeriesRunner(experiment, env), payloadModes: SIM_PAYLOAD_MODES } } : {}),
           signal: interrupt.signal,
         })
-        for (const path of await writeBenchOutput(out, results)) console.log(`wrote ${path}`)
+        await writeBenchOutput(output.dir, results)
+        if (results.noCapacity.length > 0) {
+          // Refused as a result, kept as a record: the output folder stays as it was.
+          const kept = await output.commitAside('no-capacity')
+          command.error(`error: ${results.noCapacity.map((c) => c.message).join('\nerror: ')}\nNothing was written to ${output.out}; everything measured is in ${kept}`, { exitCode: 2 })
+        }
+        await output.commit()
+        for (const name of await readdir(output.out)) console.log(`wrote ${join(output.out, name)}`)
+      } catch (err) {
+        if (err instanceof CommanderError) throw err
+        console.error(`bench: the sweep failed; its validator log is kept in ${testnetLog}`)
+        throw err
       } finally {
         interrupt.dispose()
       }

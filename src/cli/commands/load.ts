@@ -5,7 +5,7 @@ import { writeAcks } from '../../testnet/check.ts'
 import { describeEnvironment, measureVerifiesPerSec } from '../../core/environment.ts'
 import { runLoad } from '../../testnet/load.ts'
 import { presignTransfers } from '../../testnet/presign.ts'
-import { formatLiveSecond, formatSummary, liveHeader, resultPoint, writeResultJson, type ResultDocument } from '../../testnet/report.ts'
+import { formatLiveSecond, formatSummary, liveHeader, loadPoint, writeResultJson, type ResultDocument } from '../../testnet/report.ts'
 import { interruptSignal } from '../interrupt.ts'
 import { number, urlList } from '../options.ts'
 
@@ -51,7 +51,7 @@ export function registerLoadCommand(program: Command): void {
         const load = await runLoad({
           targets,
           ...(flags.events !== undefined ? { eventSources: flags.events } : {}),
-          rate: flags.rate,
+          offeredTps: flags.rate,
           durationS: flags.duration,
           warmupS: flags.warmup,
           txs,
@@ -59,8 +59,8 @@ export function registerLoadCommand(program: Command): void {
           signal: interrupt.signal,
           onSecond: (s) => console.log(formatLiveSecond(s)),
         })
-        const config = { command: 'load', targets, rate: flags.rate, durationS: flags.duration, warmupS: flags.warmup, accounts: accounts.length }
-        const doc: ResultDocument = { config, env, points: [resultPoint(genesis.validators.length, load, env)] }
+        const config = { command: 'load', targets, offeredTps: flags.rate, durationS: flags.duration, warmupS: flags.warmup, accounts: accounts.length }
+        const doc: ResultDocument = { config, env, points: [loadPoint(genesis.validators.length, load, env)] }
         console.log(formatSummary(doc, doc.points[0]!))
         if (flags.json !== undefined) {
           await writeResultJson(flags.json, doc)

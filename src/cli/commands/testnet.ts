@@ -12,7 +12,7 @@ import { interruptSignal } from '../interrupt.ts'
  * p50 < 1 s end to end up to ≈ 6,000–6,500 (docs/decisions.md, "Third pass"); 5000 shows a
  * loaded chain with headroom for a busier machine.
  */
-export const TESTNET_DEFAULTS = { validators: 4, durationS: 30, rate: 5_000, warmupS: 5 } as const
+export const TESTNET_DEFAULTS = { validators: 4, durationS: 30, offeredTps: 5_000, warmupS: 5 } as const
 
 interface TestnetFlags {
   validators: number
@@ -45,7 +45,7 @@ export function registerTestnetCommand(program: Command): void {
     .description('run a local multi-process testnet on 127.0.0.1 under open-loop load; live table, then a summary')
     .option('--validators <n>', 'number of validator processes', integer(1, LIMITS.maxValidators), TESTNET_DEFAULTS.validators)
     .option('--duration <s>', 'seconds of load, warm-up included', number(0, { exclusive: true }), TESTNET_DEFAULTS.durationS)
-    .option('--rate <tx/s>', 'offered load', number(0, { exclusive: true }), TESTNET_DEFAULTS.rate)
+    .option('--rate <tx/s>', 'offered load', number(0, { exclusive: true }), TESTNET_DEFAULTS.offeredTps)
     .option('--warmup <s>', 'seconds at the start excluded from the figures', number(0), TESTNET_DEFAULTS.warmupS)
     .option('--accounts <k>', 'funded accounts the load is spread over', integer(1, 10_000_000), DEFAULT_ACCOUNTS)
     .option('--payload <mode>', `block payload: ${PAYLOAD_MODES.join(' or ')}`, oneOf(PAYLOAD_MODES), 'batches')
@@ -73,7 +73,7 @@ export function registerTestnetCommand(program: Command): void {
           {
             validators: flags.validators,
             durationS: flags.duration,
-            rate: flags.rate,
+            offeredTps: flags.rate,
             warmupS: flags.warmup,
             accounts: flags.accounts,
             payload: flags.payload,
